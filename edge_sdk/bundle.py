@@ -1,0 +1,143 @@
+"""Load and verify a model bundle: a folder with ``manifest.json`` and the model files.
+
+Loading checks the schema and every model's sha256 *before* any model is opened, so a truncated
+copy on a scanner's flash or a swapped file is caught with a message naming the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_sdk.errors import BundleError
+from edge_sdk.manifest import Manifest, ModelSpec
+
+MANIFEST_NAME = "manifest.json"
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: str | Path) -> str:
+    """Return the lowercase hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _inside(root: Path, relative: str, what: str) -> Path:
+    """Resolve ``relative`` under ``root`` and refuse anything that escapes it (``..``, links)."""
+    if Path(relative).is_absolute():
+        raise BundleError(
+            f"bundle: {what} path '{relative}' is absolute; expected a path relative to the "
+            f"bundle directory {root}. Fix: store the file inside the bundle and name it relatively"
+        )
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise BundleError(
+            f"bundle: {what} path '{relative}' resolves to {path}, outside the bundle directory "
+            f"{root}. Fix: keep every model file inside the bundle directory"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle on disk.
+
+    Attributes:
+        root: The bundle directory (resolved).
+        manifest: The parsed manifest.
+        digest: sha256 of ``manifest.json``; since the manifest holds every file's sha256, this
+            one value identifies the whole bundle (reported by ``eval`` and benchmarks).
+    """
+
+    root: Path
+    manifest: Manifest
+    digest: str
+
+    def model_path(self, role: str) -> Path:
+        """Absolute path of the model file for ``role`` ('segmenter' or 'classifier')."""
+        spec = self.manifest.models.get(role)
+        if spec is None:
+            raise BundleError(f"bundle: unknown model role {role!r}; expected one of "
+                              f"{sorted(self.manifest.models)}")
+        return _inside(self.root, spec.file, role)
+
+
+def _verify_model(root: Path, spec: ModelSpec) -> None:
+    path = _inside(root, spec.file, spec.role)
+    if not path.is_file():
+        raise BundleError(
+            f"bundle: the {spec.role} file '{spec.file}' is missing from {root}. "
+            "Fix: copy the complete bundle directory again"
+        )
+    actual = file_sha256(path)
+    if actual != spec.sha256:
+        raise BundleError(
+            f"bundle: the {spec.role} file '{spec.file}' has sha256 {actual}, expected "
+            f"{spec.sha256} (size {path.stat().st_size} bytes): the file is truncated or was "
+            "altered. Fix: copy the bundle again from its release; if you changed the model on "
+            "purpose, rewrite the manifest with edge_sdk.write_bundle_manifest"
+        )
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Read ``manifest.json`` in ``path``, validate it and verify every model's sha256.
+
+    Args:
+        path: The bundle directory.
+
+    Returns:
+        The verified :class:`Bundle`.
+
+    Raises:
+        BundleError: the directory or manifest is missing or malformed, the schema version is
+            unknown, a file is missing/altered, or a path escapes the bundle directory.
+    """
+    root = Path(path).expanduser().resolve()
+    manifest_path = root / MANIFEST_NAME
+    if not root.is_dir():
+        raise BundleError(f"bundle: {root} is not a directory; expected a bundle directory "
+                          f"holding {MANIFEST_NAME} and the model files")
+    if not manifest_path.is_file():
+        raise BundleError(f"bundle: {manifest_path} is missing. Fix: point to a bundle directory "
+                          "written by the export toolchain")
+    raw = manifest_path.read_bytes()
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"bundle: {manifest_path} is not valid JSON ({exc})") from exc
+    manifest = Manifest.from_dict(data)
+    for spec in manifest.models.values():
+        _verify_model(root, spec)
+    return Bundle(root=root, manifest=manifest, digest=hashlib.sha256(raw).hexdigest())
+
+
+def write_bundle_manifest(root: str | Path, manifest: Manifest) -> Bundle:
+    """Write ``manifest.json`` into ``root`` with each model's sha256 computed from its file.
+
+    The sha256 fields of ``manifest`` are ignored and replaced by the files' real digests, so a
+    writer can pass placeholders. The bundle is loaded back (and so verified) before returning.
+
+    Args:
+        root: The bundle directory, already holding the model files.
+        manifest: The manifest to write.
+
+    Returns:
+        The written bundle, verified.
+    """
+    root = Path(root).resolve()
+    specs = {}
+    for role, spec in manifest.models.items():
+        path = _inside(root, spec.file, role)
+        if not path.is_file():
+            raise BundleError(f"bundle: cannot write the manifest: {path} does not exist")
+        specs[role] = dataclasses.replace(spec, sha256=file_sha256(path))
+    final = dataclasses.replace(manifest, **specs)
+    text = json.dumps(final.to_dict(), indent=2, sort_keys=False) + "\n"
+    (root / MANIFEST_NAME).write_text(text, encoding="utf-8")
+    return load_bundle(root)

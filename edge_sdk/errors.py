@@ -1,0 +1,35 @@
+"""One exception hierarchy for the whole SDK.
+
+Every message says what failed, what was expected, what was found and how to fix it, so that
+an integrator reading a log line on a scanner does not need the source to act on it.
+"""
+
+from __future__ import annotations
+
+
+class EdgeSDKError(Exception):
+    """Base class of every error the SDK raises on purpose."""
+
+
+class BundleError(EdgeSDKError):
+    """A model bundle is missing, malformed, tampered with or unsupported."""
+
+
+class FrameError(EdgeSDKError, ValueError):
+    """A frame handed to the pipeline is not an image the pipeline can process."""
+
+
+class BackendError(EdgeSDKError):
+    """An inference backend was misused or failed (wrong inputs, not activated, ...)."""
+
+
+class ConfigError(EdgeSDKError, ValueError):
+    """A setting or argument has a value outside what is accepted."""
+
+
+class MissingDependencyError(EdgeSDKError, ImportError):
+    """An optional framework is needed but not installed; the message names the extra."""
+
+
+class DatasetError(EdgeSDKError):
+    """A dataset folder does not have the expected layout."""

@@ -1,0 +1,233 @@
+"""The two-stage pipeline: segmenter → area of interest → crop → classifier → FrameResult."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge_sdk.backends import Backend, load_backend
+from edge_sdk.bundle import Bundle, load_bundle
+from edge_sdk.errors import BundleError
+from edge_sdk.manifest import ModelSpec, PipelineParams
+from edge_sdk.preprocess import to_input, validate_frame
+from edge_sdk.results import FrameResult, Lesion, StageLatency
+from edge_sdk.roi import crop_lesion, expand_box, find_regions
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-x.astype(np.float32)))).astype(np.float32)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    shifted = x.astype(np.float32) - x.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _ms(start_ns: int, end_ns: int) -> float:
+    return (end_ns - start_ns) / 1e6
+
+
+class Pipeline:
+    """Runs frames through both nets of a bundle.
+
+    Args:
+        bundle: A :class:`Bundle` or the path of a bundle directory (verified on load).
+        backend: Backend kind from :data:`edge_sdk.BACKENDS`, e.g. ``"onnxruntime"``.
+        backend_options: Keyword options for both backends (e.g. ``threads``, ``providers``).
+        params: Override the manifest's pipeline parameters.
+
+    The pipeline is not thread-safe: use one per thread (each holds its own sessions).
+
+    Example:
+        >>> import tempfile
+        >>> from edge_sdk.testing import make_tiny_bundle, synthetic_frame
+        >>> bundle = make_tiny_bundle(tempfile.mkdtemp())
+        >>> with Pipeline(bundle) as pipeline:
+        ...     result = pipeline.process(synthetic_frame(lesions=[(160, 120, 30, 20)]))
+        >>> len(result.lesions), result.lesions[0].label
+        (1, 'malignant')
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle | str | Path,
+        backend: str = "onnxruntime",
+        backend_options: Mapping[str, Any] | None = None,
+        params: PipelineParams | None = None,
+    ) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        manifest = self.bundle.manifest
+        self.params = params or manifest.pipeline
+        self.backend_kind = backend
+        options = dict(backend_options or {})
+        self._frames = 0
+        self.segmenter = load_backend(backend, self.bundle.model_path("segmenter"), **options)
+        self.classifier = load_backend(backend, self.bundle.model_path("classifier"), **options)
+        try:
+            for net, spec in ((self.segmenter, manifest.segmenter),
+                              (self.classifier, manifest.classifier)):
+                net.activate()
+                self._check_against_manifest(net, spec)
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release both backends. The pipeline cannot process frames afterwards."""
+        self.segmenter.deactivate()
+        self.classifier.deactivate()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @staticmethod
+    def _check_against_manifest(net: Backend, spec: ModelSpec) -> None:
+        inputs = {s.name: s for s in net.input_specs}
+        outputs = {s.name for s in net.output_specs}
+        problems = []
+        if set(inputs) != {spec.input.name}:
+            problems.append(f"inputs {sorted(inputs)}, manifest says ['{spec.input.name}']")
+        elif len(inputs[spec.input.name].shape) != 4:
+            problems.append(f"input rank {len(inputs[spec.input.name].shape)}, manifest says 4")
+        else:
+            model_shape = inputs[spec.input.name].shape
+            for dim, (got, want) in enumerate(zip(model_shape, spec.input.shape)):
+                if want != -1 and got is not None and got != want:
+                    problems.append(f"input dim {dim} is {got}, manifest says {want}")
+        if spec.output.name not in outputs:
+            problems.append(f"outputs {sorted(outputs)} lack '{spec.output.name}'")
+        if problems:
+            raise BundleError(
+                f"bundle: the {spec.role} model '{spec.file}' does not match its manifest: "
+                + "; ".join(problems) + ". Fix: re-export the bundle so manifest and model agree"
+            )
+
+    # ---- per frame --------------------------------------------------------------------------
+    def process(
+        self,
+        frame: np.ndarray,
+        frame_index: int | None = None,
+        timestamp: float | None = None,
+        device_timestamp: float | None = None,
+    ) -> FrameResult:
+        """Run one frame through segmentation, area of interest, crop and classification.
+
+        Args:
+            frame: uint8 H×W grayscale or H×W×3 BGR, H and W ≥ 32, any size.
+            frame_index: Sequence number; default: frames processed so far by this pipeline.
+            timestamp: Host monotonic time of the frame; default: now.
+            device_timestamp: The capture device's own timestamp, passed through.
+
+        Raises:
+            FrameError: the frame is not a valid image (the pipeline stays usable).
+        """
+        start = time.perf_counter_ns()
+        if timestamp is None:
+            timestamp = time.monotonic()
+        manifest = self.bundle.manifest
+        image = validate_frame(frame)
+        seg_in = to_input(image, manifest.segmenter.input)[None]
+        t_pre = time.perf_counter_ns()
+
+        seg_out = self.segmenter.infer({manifest.segmenter.input.name: seg_in})
+        t_seg = time.perf_counter_ns()
+
+        mask, regions = self._regions(seg_out[manifest.segmenter.output.name], image.shape[:2])
+        over_limit = max(0, len(regions) - self.params.max_lesions)
+        regions = regions[: self.params.max_lesions]
+        t_post = time.perf_counter_ns()
+
+        crop_boxes = [expand_box(r.bbox, self.params.roi_margin, image.shape[:2]) for r in regions]
+        crops = [crop_lesion(image, box, manifest.classifier.input) for box in crop_boxes]
+        t_crop = time.perf_counter_ns()
+
+        malignancy = self._classify(crops) if crops else np.zeros(0, np.float32)
+        lesions = [
+            Lesion(
+                bbox=region.bbox, crop_box=box, area_px=region.area_px,
+                seg_score=min(1.0, max(0.0, region.seg_score)), malignancy=float(score),
+                label=(self.params.positive_class if score >= self.params.decision_threshold
+                       else self.params.negative_class),
+            )
+            for region, box, score in zip(regions, crop_boxes, malignancy)
+        ]
+        end = time.perf_counter_ns()
+
+        index = self._frames if frame_index is None else frame_index
+        self._frames += 1
+        return FrameResult(
+            frame_index=index, timestamp=timestamp, device_timestamp=device_timestamp,
+            mask=mask, lesions=lesions, lesions_over_limit=over_limit,
+            latency_ms=StageLatency(
+                preprocess=_ms(start, t_pre), segment=_ms(t_pre, t_seg),
+                postprocess=_ms(t_seg, t_post), crop=_ms(t_post, t_crop),
+                classify=_ms(t_crop, end), total=_ms(start, end),
+            ),
+        )
+
+    __call__ = process
+
+    def probability_map(self, raw: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
+        """Turn the segmenter's raw output into an H×W float32 probability map of the frame."""
+        spec = self.bundle.manifest.segmenter
+        prob = np.asarray(raw, dtype=np.float32).reshape(raw.shape[-2:])
+        if spec.output.meaning == "lesion_logit":
+            prob = _sigmoid(prob)
+        height, width = frame_hw
+        return cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    def _regions(self, raw: np.ndarray, frame_hw: tuple[int, int]) -> tuple[np.ndarray, list]:
+        if int(np.prod(raw.shape[:-2])) != 1:
+            raise BundleError(
+                f"bundle: segmenter output '{self.bundle.manifest.segmenter.output.name}' has "
+                f"shape {raw.shape}; expected one H×W map (1×1×H×W)"
+            )
+        prob = self.probability_map(raw, frame_hw)
+        min_area = max(1, math.ceil(self.params.min_lesion_area_fraction * frame_hw[0] * frame_hw[1]))
+        labels, regions = find_regions(prob, self.params.segmentation_threshold, min_area)
+        keep = np.zeros(int(labels.max()) + 1, np.uint8)
+        for region in regions[: self.params.max_lesions]:
+            keep[region.label] = 1
+        return keep[labels], regions
+
+    def _classify(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Classify all crops of a frame: one batched call with a dynamic-batch classifier."""
+        spec = self.bundle.manifest.classifier
+        batch = np.stack(crops)
+        fixed = spec.input.shape[0]
+        if fixed == -1:
+            chunks = [batch]
+        else:  # a fixed-batch model: pad the last chunk with zeros, drop the padding's outputs
+            chunks = []
+            for i in range(0, len(batch), fixed):
+                chunk = batch[i : i + fixed]
+                pad = np.zeros((fixed - len(chunk),) + chunk.shape[1:], chunk.dtype)
+                chunks.append(np.concatenate([chunk, pad]))
+        scores = []
+        for chunk in chunks:
+            raw = np.asarray(self.classifier.infer({spec.input.name: chunk})[spec.output.name])
+            scores.append(self._malignancy(raw))
+        return np.concatenate(scores)[: len(crops)]
+
+    def _malignancy(self, raw: np.ndarray) -> np.ndarray:
+        meaning = self.bundle.manifest.classifier.output.meaning
+        raw = raw.astype(np.float32).reshape(raw.shape[0], -1)
+        if meaning == "malignancy_logit":
+            score = _sigmoid(raw[:, 0])
+        else:
+            probs = _softmax(raw) if meaning == "class_logits" else raw
+            score = probs[:, self.params.positive_index]
+        return np.clip(score, 0.0, 1.0)
