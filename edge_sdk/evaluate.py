@@ -1,0 +1,80 @@
+"""Evaluate a pipeline on a dataset split (``edge-sdk eval``; the toolchain's accuracy gate)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from edge_sdk._optional import import_optional
+from edge_sdk.dataset import Sample, read_gray, read_mask
+from edge_sdk.metrics import binary_metrics, dice_iou, roc_auc
+from edge_sdk.pipeline import Pipeline
+from edge_sdk.results import STAGES
+
+METRIC_KEYS = ("dice", "iou", "auc", "sensitivity", "specificity", "f1", "normal_fp_rate")
+
+
+def _progress(samples: Sequence[Sample], enabled: bool) -> Iterable[Sample]:
+    if not enabled:
+        return samples
+    tqdm = import_optional("tqdm", "eval", "The evaluation progress bar").tqdm
+    return tqdm(samples, desc="eval", unit="img", dynamic_ncols=True)
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def evaluate(pipeline: Pipeline, samples: Sequence[Sample], progress: bool = True) -> dict[str, Any]:
+    """Run every sample through ``pipeline`` and compute the metrics of :mod:`edge_sdk.metrics`.
+
+    Args:
+        pipeline: An open pipeline.
+        samples: Dataset samples (e.g. ``load_samples(root, "test")``).
+        progress: Show a tqdm progress bar on stderr.
+
+    Returns:
+        A JSON-ready dict: ``dice``, ``iou``, ``auc``, ``sensitivity``, ``specificity``, ``f1``,
+        ``normal_fp_rate``, ``n_benign``, ``n_malignant``, ``n_normal``, ``n_images``,
+        ``decision_threshold``, ``bundle_digest``, ``bundle_name`` and ``latency_ms`` (mean per
+        stage). A metric with no images to define it is ``None``.
+    """
+    dice, iou, y_true, scores = [], [], [], []
+    normal_flags = []
+    latency = {stage: [] for stage in STAGES}
+    for sample in _progress(samples, progress):
+        result = pipeline.process(read_gray(sample.image_path))
+        for stage in STAGES:
+            latency[stage].append(getattr(result.latency_ms, stage))
+        if sample.label == "normal":
+            normal_flags.append(bool(result.lesions))
+            continue
+        d, i = dice_iou(result.mask, read_mask(sample.mask_path))
+        dice.append(d)
+        iou.append(i)
+        y_true.append(1 if sample.label == "malignant" else 0)
+        scores.append(result.malignancy)
+    threshold = pipeline.params.decision_threshold
+    report: dict[str, Any] = {
+        "dice": _mean(dice),
+        "iou": _mean(iou),
+        "auc": roc_auc(y_true, scores) if y_true else float("nan"),
+        **(binary_metrics(y_true, scores, threshold) if y_true else
+           {"sensitivity": math.nan, "specificity": math.nan, "f1": math.nan}),
+        "normal_fp_rate": _mean([float(f) for f in normal_flags]),
+    }
+    report = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in report.items()}
+    report.update(
+        n_benign=sum(1 for s in samples if s.label == "benign"),
+        n_malignant=sum(1 for s in samples if s.label == "malignant"),
+        n_normal=sum(1 for s in samples if s.label == "normal"),
+        n_images=len(samples),
+        decision_threshold=threshold,
+        bundle_name=pipeline.bundle.manifest.name,
+        bundle_digest=pipeline.bundle.digest,
+        latency_ms={stage: _mean(v) for stage, v in latency.items()},
+    )
+    return report
