@@ -141,3 +141,18 @@ def write_bundle_manifest(root: str | Path, manifest: Manifest) -> Bundle:
     text = json.dumps(final.to_dict(), indent=2, sort_keys=False) + "\n"
     (root / MANIFEST_NAME).write_text(text, encoding="utf-8")
     return load_bundle(root)
+
+
+def default_bundle_path() -> Path:
+    """The bundle shipped inside the package (``edge_sdk/bundles/default``).
+
+    Raises:
+        BundleError: this installation ships no default bundle.
+    """
+    path = Path(__file__).resolve().parent / "bundles" / "default"
+    if not (path / MANIFEST_NAME).is_file():
+        raise BundleError(
+            f"no default bundle is shipped at {path}. Fix: pass --bundle DIR (a test bundle: "
+            "python -m edge_sdk.testing OUT_DIR)"
+        )
+    return path
