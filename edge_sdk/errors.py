@@ -33,3 +33,11 @@ class MissingDependencyError(EdgeSDKError, ImportError):
 
 class DatasetError(EdgeSDKError):
     """A dataset folder does not have the expected layout."""
+
+
+class SourceError(EdgeSDKError):
+    """A frame source cannot be opened, read or understood (bad URI, missing device, ...)."""
+
+
+class SourceDisconnected(SourceError):
+    """A live source lost its device or connection; the streaming runtime may reconnect."""

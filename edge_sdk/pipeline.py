@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -18,7 +19,7 @@ from edge_sdk.errors import BundleError
 from edge_sdk.manifest import ModelSpec, PipelineParams
 from edge_sdk.preprocess import to_input, validate_frame
 from edge_sdk.results import FrameResult, Lesion, StageLatency
-from edge_sdk.roi import crop_lesion, expand_box, find_regions
+from edge_sdk.roi import Region, crop_lesion, expand_box, find_regions
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -33,6 +34,31 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 def _ms(start_ns: int, end_ns: int) -> float:
     return (end_ns - start_ns) / 1e6
+
+
+@dataclass(frozen=True)
+class SegmentedFrame:
+    """A frame between the two halves of the pipeline (see :meth:`Pipeline.segment`).
+
+    Attributes:
+        image: The validated frame.
+        mask: H×W uint8 mask of the kept regions.
+        regions: Kept regions, largest first (at most the bundle's ``max_lesions``).
+        over_limit: Regions found beyond ``max_lesions``.
+        frame_index: Sequence number.
+        timestamp: Host monotonic time of the frame.
+        device_timestamp: The device's own timestamp, if any.
+        stage_ms: Latency of preprocess, segment and postprocess, in ms.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    regions: list[Region]
+    over_limit: int
+    frame_index: int
+    timestamp: float
+    device_timestamp: float | None
+    stage_ms: tuple[float, float, float]
 
 
 class Pipeline:
@@ -134,6 +160,20 @@ class Pipeline:
         Raises:
             FrameError: the frame is not a valid image (the pipeline stays usable).
         """
+        return self.classify(self.segment(frame, frame_index, timestamp, device_timestamp))
+
+    def segment(
+        self,
+        frame: np.ndarray,
+        frame_index: int | None = None,
+        timestamp: float | None = None,
+        device_timestamp: float | None = None,
+    ) -> SegmentedFrame:
+        """First half of :meth:`process`: preprocess, segment, find the lesion regions.
+
+        :meth:`segment` uses only the segmenter and :meth:`classify` only the classifier, so the
+        streaming runtime may run the two halves in two threads to overlap consecutive frames.
+        """
         start = time.perf_counter_ns()
         if timestamp is None:
             timestamp = time.monotonic()
@@ -150,6 +190,19 @@ class Pipeline:
         regions = regions[: self.params.max_lesions]
         t_post = time.perf_counter_ns()
 
+        index = self._frames if frame_index is None else frame_index
+        self._frames += 1
+        return SegmentedFrame(
+            image=image, mask=mask, regions=regions, over_limit=over_limit, frame_index=index,
+            timestamp=timestamp, device_timestamp=device_timestamp,
+            stage_ms=(_ms(start, t_pre), _ms(t_pre, t_seg), _ms(t_seg, t_post)),
+        )
+
+    def classify(self, segmented: SegmentedFrame) -> FrameResult:
+        """Second half of :meth:`process`: crop each region, classify, build the result."""
+        manifest = self.bundle.manifest
+        image, regions = segmented.image, segmented.regions
+        start = time.perf_counter_ns()
         crop_boxes = [expand_box(r.bbox, self.params.roi_margin, image.shape[:2]) for r in regions]
         crops = [crop_lesion(image, box, manifest.classifier.input) for box in crop_boxes]
         t_crop = time.perf_counter_ns()
@@ -166,15 +219,15 @@ class Pipeline:
         ]
         end = time.perf_counter_ns()
 
-        index = self._frames if frame_index is None else frame_index
-        self._frames += 1
+        preprocess, segment, postprocess = segmented.stage_ms
+        crop, classify = _ms(start, t_crop), _ms(t_crop, end)
         return FrameResult(
-            frame_index=index, timestamp=timestamp, device_timestamp=device_timestamp,
-            mask=mask, lesions=lesions, lesions_over_limit=over_limit,
+            frame_index=segmented.frame_index, timestamp=segmented.timestamp,
+            device_timestamp=segmented.device_timestamp,
+            mask=segmented.mask, lesions=lesions, lesions_over_limit=segmented.over_limit,
             latency_ms=StageLatency(
-                preprocess=_ms(start, t_pre), segment=_ms(t_pre, t_seg),
-                postprocess=_ms(t_seg, t_post), crop=_ms(t_post, t_crop),
-                classify=_ms(t_crop, end), total=_ms(start, end),
+                preprocess=preprocess, segment=segment, postprocess=postprocess, crop=crop,
+                classify=classify, total=preprocess + segment + postprocess + crop + classify,
             ),
         )
 
