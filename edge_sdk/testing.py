@@ -66,8 +66,11 @@ def tiny_segmenter_onnx(path: str | Path, size: int = 128, threshold: float = 0.
     return _save(graph, path)
 
 
-def tiny_classifier_onnx(path: str | Path, size: int = 64) -> Path:
-    """Write a classifier ``crop[N,1,size,size] -> probs[N,2]`` (benign, malignant)."""
+def tiny_classifier_onnx(path: str | Path, size: int = 64, batch: int | str = "batch") -> Path:
+    """Write a classifier ``crop[N,1,size,size] -> probs[N,2]`` (benign, malignant).
+
+    ``batch`` is a symbolic name (dynamic batch) or a fixed batch size.
+    """
     onnx = _onnx()
     helper, tp = onnx.helper, onnx.TensorProto
     nodes = [
@@ -78,8 +81,8 @@ def tiny_classifier_onnx(path: str | Path, size: int = 64) -> Path:
     ]
     graph = helper.make_graph(
         nodes, "tiny_classifier",
-        [helper.make_tensor_value_info("crop", tp.FLOAT, ["batch", 1, size, size])],
-        [helper.make_tensor_value_info("probs", tp.FLOAT, ["batch", 2])],
+        [helper.make_tensor_value_info("crop", tp.FLOAT, [batch, 1, size, size])],
+        [helper.make_tensor_value_info("probs", tp.FLOAT, [batch, 2])],
         initializer=[helper.make_tensor("w", tp.FLOAT, [1, 2], [6.0, -6.0]),
                      helper.make_tensor("b", tp.FLOAT, [2], [-1.5, 1.5])],
     )

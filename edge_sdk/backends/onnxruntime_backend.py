@@ -114,6 +114,7 @@ class OnnxRuntimeBackend(Backend):
 
     def _activate(self) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
         ort = _onnxruntime()
+        providers = choose_providers(self.requested_providers, ort.get_available_providers())
         if not self.model_path.is_file():
             raise BackendError(f"onnxruntime: model file {self.model_path} does not exist")
         options = ort.SessionOptions()
@@ -122,7 +123,6 @@ class OnnxRuntimeBackend(Backend):
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
-        providers = choose_providers(self.requested_providers, ort.get_available_providers())
         try:
             session = ort.InferenceSession(str(self.model_path), options, providers=providers)
         except Exception as exc:  # ORT raises its own unrelated exception types

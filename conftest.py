@@ -1,0 +1,3 @@
+"""Repository-level pytest configuration (doctest collection over the package)."""
+
+collect_ignore = ["edge_sdk/__main__.py"]

@@ -1,0 +1,208 @@
+"""The two-stage pipeline on synthetic frames with dark elliptical lesions at known places."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_sdk import (
+    Bundle,
+    BundleError,
+    FrameError,
+    OutputSpec,
+    Pipeline,
+    PipelineParams,
+    load_bundle,
+    write_bundle_manifest,
+)
+from edge_sdk.testing import synthetic_frame, tiny_classifier_onnx, tiny_segmenter_onnx
+
+
+@pytest.fixture()
+def pipeline(tiny_bundle: Bundle):
+    with Pipeline(tiny_bundle, backend_options={"providers": ["CPUExecutionProvider"]}) as p:
+        yield p
+
+
+def _inside(box, x, y) -> bool:
+    return box[0] <= x < box[2] and box[1] <= y < box[3]
+
+
+def test_finds_two_lesions_at_known_places(pipeline: Pipeline) -> None:
+    frame = synthetic_frame(300, 400, lesions=[(100, 100, 40, 25), (290, 200, 20, 30)])
+    result = pipeline.process(frame)
+    assert len(result.lesions) == 2
+    big, small = result.lesions
+    assert big.area_px > small.area_px
+    assert _inside(big.bbox, 100, 100) and _inside(small.bbox, 290, 200)
+    # tight boxes hug the ellipses within a few pixels
+    assert abs(big.bbox[0] - 60) <= 4 and abs(big.bbox[2] - 141) <= 4
+    assert result.mask.shape == (300, 400) and result.mask.dtype == np.uint8
+    assert result.mask[100, 100] == 1 and result.mask[10, 10] == 0
+    for lesion in result.lesions:
+        assert 0.9 < lesion.seg_score <= 1.0
+        assert lesion.label in ("benign", "malignant")
+        x0, y0, x1, y1 = lesion.crop_box
+        assert x0 <= lesion.bbox[0] and x1 >= lesion.bbox[2] and 0 <= x0 and x1 <= 400
+
+
+def test_normal_frame_gives_empty_list(pipeline: Pipeline) -> None:
+    result = pipeline.process(synthetic_frame(lesions=[]))
+    assert result.lesions == [] and result.malignancy == 0.0
+    assert not result.mask.any()
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (33, 200), (719, 1048), (480, 640, 3), (64, 64, 1)])
+def test_any_frame_size(pipeline: Pipeline, shape: tuple[int, ...]) -> None:
+    frame = np.full(shape, 170, np.uint8)
+    result = pipeline.process(frame)
+    assert result.mask.shape == shape[:2]
+
+
+def test_color_frame_matches_gray(pipeline: Pipeline) -> None:
+    gray = synthetic_frame(seed=3)
+    color = synthetic_frame(seed=3, color=True)
+    a, b = pipeline.process(gray), pipeline.process(color)
+    assert np.array_equal(a.mask, b.mask) and a.lesions == b.lesions
+
+
+def test_bit_identical_results(tiny_bundle: Bundle, pipeline: Pipeline) -> None:
+    frame = synthetic_frame(lesions=[(120, 100, 30, 20), (250, 160, 25, 15)], seed=7)
+    first = pipeline.process(frame)
+    second = pipeline.process(frame.copy())
+    with Pipeline(tiny_bundle) as fresh:
+        third = fresh.process(frame)
+    for other in (second, third):
+        assert np.array_equal(first.mask, other.mask)
+        assert first.lesions == other.lesions
+
+
+def test_all_crops_classified_in_one_call(pipeline: Pipeline) -> None:
+    frame = synthetic_frame(300, 400, lesions=[(80, 80, 25, 20), (250, 80, 25, 20), (160, 220, 25, 20)])
+    before = pipeline.classifier.calls
+    result = pipeline.process(frame)
+    assert len(result.lesions) == 3
+    assert pipeline.classifier.calls - before == 1
+
+
+def test_lesions_over_limit_are_counted(tiny_bundle: Bundle) -> None:
+    params = dataclasses.replace(tiny_bundle.manifest.pipeline, max_lesions=2)
+    lesions = [(60 + 90 * i, 120, 20, 15) for i in range(4)]
+    with Pipeline(tiny_bundle, params=params) as pipeline:
+        result = pipeline.process(synthetic_frame(240, 400, lesions=lesions))
+    assert len(result.lesions) == 2 and result.lesions_over_limit == 2
+    # the mask holds the reported lesions only
+    assert result.mask.sum() == sum(lesion.area_px for lesion in result.lesions)
+
+
+def test_min_area_drops_specks(tiny_bundle: Bundle) -> None:
+    frame = synthetic_frame(lesions=[(100, 100, 30, 20), (250, 60, 8, 8)])
+    loose = dataclasses.replace(tiny_bundle.manifest.pipeline, min_lesion_area_fraction=0.0)
+    strict = dataclasses.replace(loose, min_lesion_area_fraction=0.005)
+    with Pipeline(tiny_bundle, params=loose) as p:
+        assert len(p.process(frame).lesions) == 2
+    with Pipeline(tiny_bundle, params=strict) as p:
+        assert len(p.process(frame).lesions) == 1
+
+
+def test_latency_per_stage(pipeline: Pipeline) -> None:
+    result = pipeline.process(synthetic_frame())
+    latency = result.latency_ms
+    parts = latency.preprocess + latency.segment + latency.postprocess + latency.crop + latency.classify
+    assert latency.total >= parts * 0.999 and latency.segment > 0
+    assert set(result.to_dict()["latency_ms"]) == {"preprocess", "segment", "postprocess", "crop",
+                                                   "classify", "total"}
+
+
+def test_frame_index_and_timestamps(pipeline: Pipeline) -> None:
+    a = pipeline.process(synthetic_frame())
+    b = pipeline.process(synthetic_frame(), device_timestamp=12.5)
+    c = pipeline.process(synthetic_frame(), frame_index=100, timestamp=1.0)
+    assert (a.frame_index, b.frame_index, c.frame_index) == (0, 1, 100)
+    assert b.timestamp >= a.timestamp and b.device_timestamp == 12.5 and c.timestamp == 1.0
+
+
+NAN = np.full((64, 64), np.nan, np.float32)
+
+
+@pytest.mark.parametrize(
+    ("frame", "exception", "match"),
+    [
+        (np.zeros((64, 64), np.float32), FrameError, "dtype float32"),
+        (NAN, FrameError, "NaN or infinite"),
+        (np.zeros((64, 64), np.uint16), FrameError, "dtype uint16"),
+        (np.zeros((0, 0), np.uint8), FrameError, "empty"),
+        (np.zeros((31, 64), np.uint8), FrameError, "31x64 pixels"),
+        (np.zeros((64, 16), np.uint8), FrameError, "64x16 pixels"),
+        (np.zeros((64, 64, 4), np.uint8), FrameError, "COLOR_BGRA2BGR"),
+        (np.zeros((64, 64, 2), np.uint8), FrameError, r"shape \(64, 64, 2\)"),
+        (np.zeros((2, 64, 64, 3), np.uint8), FrameError, "shape"),
+        (np.zeros(64, np.uint8), FrameError, "shape"),
+        ([[0] * 64] * 64, FrameError, "is a list"),
+        (None, FrameError, "is a NoneType"),
+    ],
+)
+def test_bad_frames(pipeline: Pipeline, frame, exception, match) -> None:
+    with pytest.raises(exception, match=match) as info:
+        pipeline.process(frame)
+    assert "expected a uint8 array" in str(info.value)
+    assert len(pipeline.process(synthetic_frame()).lesions) == 1  # still usable
+
+
+def _bundle_with(tmp_path: Path, source: Path, **changes) -> Bundle:
+    root = Path(shutil.copytree(source, tmp_path / "variant"))
+    bundle = load_bundle(root)
+    return write_bundle_manifest(root, dataclasses.replace(bundle.manifest, **changes))
+
+
+def test_fixed_batch_classifier_is_chunked(tiny_bundle: Bundle, tmp_path: Path) -> None:
+    manifest = tiny_bundle.manifest
+    root = Path(shutil.copytree(tiny_bundle.root, tmp_path / "fixed"))
+    tiny_classifier_onnx(root / "classifier.onnx", size=64, batch=2)
+    classifier = dataclasses.replace(
+        manifest.classifier, input=dataclasses.replace(manifest.classifier.input, shape=(2, 1, 64, 64)))
+    fixed = write_bundle_manifest(root, dataclasses.replace(manifest, classifier=classifier))
+    frame = synthetic_frame(300, 400, lesions=[(80, 80, 25, 20), (250, 80, 25, 20), (160, 220, 25, 20)])
+    with Pipeline(tiny_bundle) as dynamic, Pipeline(fixed) as chunked:
+        expected = dynamic.process(frame)
+        got = chunked.process(frame)
+        assert chunked.classifier.calls == 2
+    assert [round(l.malignancy, 5) for l in got.lesions] == [round(l.malignancy, 5) for l in expected.lesions]
+
+
+def test_logit_meanings(tiny_bundle: Bundle, tmp_path: Path) -> None:
+    manifest = tiny_bundle.manifest
+    segmenter = dataclasses.replace(manifest.segmenter, outputs=(OutputSpec("lesion_prob", "lesion_logit"),))
+    classifier = dataclasses.replace(manifest.classifier, outputs=(OutputSpec("probs", "class_logits"),))
+    variant = _bundle_with(tmp_path, tiny_bundle.root, segmenter=segmenter, classifier=classifier)
+    frame = synthetic_frame()
+    with Pipeline(tiny_bundle) as base, Pipeline(variant) as logits:
+        a, b = base.process(frame), logits.process(frame)
+    # sigmoid(p) >= 0.5 for every p >= 0, so the "logit" reading marks the whole frame
+    assert b.mask.all() and len(a.lesions) == 1
+    probs = np.array([[1 - a.lesions[0].malignancy, a.lesions[0].malignancy]])
+    expected = np.exp(probs[0, 1]) / np.exp(probs).sum()
+    assert b.lesions[0].malignancy != a.lesions[0].malignancy
+    assert abs(_softmax_check(a.lesions[0].malignancy) - expected) < 1e-6
+
+
+def _softmax_check(p: float) -> float:
+    return float(np.exp(p) / (np.exp(p) + np.exp(1 - p)))
+
+
+def test_manifest_model_mismatch_refused(tiny_bundle: Bundle, tmp_path: Path) -> None:
+    manifest = tiny_bundle.manifest
+    segmenter = dataclasses.replace(
+        manifest.segmenter, input=dataclasses.replace(manifest.segmenter.input, shape=(1, 1, 96, 96)))
+    variant = _bundle_with(tmp_path, tiny_bundle.root, segmenter=segmenter)
+    with pytest.raises(BundleError, match="does not match its manifest: input dim 2 is 128, manifest says 96"):
+        Pipeline(variant)
+
+
+def test_pipeline_params_validation() -> None:
+    with pytest.raises(BundleError, match="segmentation_threshold"):
+        PipelineParams(segmentation_threshold=1.5)
