@@ -251,6 +251,8 @@ class Pipeline:
         prob = self.probability_map(raw, frame_hw)
         min_area = max(1, math.ceil(self.params.min_lesion_area_fraction * frame_hw[0] * frame_hw[1]))
         labels, regions = find_regions(prob, self.params.segmentation_threshold, min_area)
+        if not regions:
+            return np.zeros(frame_hw, np.uint8), regions
         keep = np.zeros(int(labels.max()) + 1, np.uint8)
         for region in regions[: self.params.max_lesions]:
             keep[region.label] = 1
