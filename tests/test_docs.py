@@ -1,0 +1,49 @@
+"""The README's Python example runs, its commands are what CI runs, and the examples run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_python_example_runs(tmp_path: Path) -> None:
+    (example,) = _blocks("python")
+    out = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def test_ci_runs_the_readme_commands() -> None:
+    install, _main_job, test = _blocks("bash")[:3]
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    install_pip = install.strip().split("&&")[-1].strip()
+    assert install_pip in ci, f"the README's install ({install_pip}) is not what .ci/run does"
+    assert test.strip() in ci.splitlines()
+
+
+def test_readme_main_job(tmp_path: Path) -> None:
+    main_job = _blocks("bash")[1].strip()
+    scripts = Path(sys.executable).parent
+    command = main_job.replace("edge-sdk ", f"{scripts / 'edge-sdk'} ").replace(
+        "python -m", f"{sys.executable} -m")
+    out = subprocess.run(command, shell=True, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "failed 0" in out.stderr
+
+
+@pytest.mark.parametrize("example", sorted((REPO / "examples").glob("*.py")), ids=lambda p: p.name)
+def test_examples_run(example: Path) -> None:
+    out = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=300,
+                         cwd=REPO)
+    assert out.returncode == 0, out.stderr
