@@ -12,6 +12,7 @@ end, and so that the SDK's own overhead can be timed with nets that cost almost 
 from __future__ import annotations
 
 import argparse
+import datetime
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,8 @@ def make_tiny_bundle(root: str | Path, seg_size: int = 128, cls_size: int = 64,
         provenance={
             "training_data": "none: hand-built test models (edge_sdk.testing), not medical models",
             "metrics": {},
+            "tool_versions": {"onnx": _onnx().__version__, "opset": OPSET},
+            "date": datetime.date.today().isoformat(),
         },
     )
     return write_bundle_manifest(root, manifest)
