@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_sdk.errors import BundleError
-from edge_sdk.manifest import Manifest, ModelSpec
+from edge_sdk.manifest import ArtifactSpec, Manifest, ModelSpec
 
 MANIFEST_NAME = "manifest.json"
 _CHUNK = 1 << 20
@@ -67,22 +67,32 @@ class Bundle:
                               f"{sorted(self.manifest.models)}")
         return _inside(self.root, spec.file, role)
 
+    def artifact_path(self, role: str, artifact: ArtifactSpec) -> Path:
+        """Absolute path of one of a net's artifacts (checked to stay inside the bundle)."""
+        return _inside(self.root, artifact.file, f"{role} {artifact.kind}")
 
-def _verify_model(root: Path, spec: ModelSpec) -> None:
-    path = _inside(root, spec.file, spec.role)
+
+def _verify_file(root: Path, relative: str, sha256: str, what: str) -> None:
+    path = _inside(root, relative, what)
     if not path.is_file():
         raise BundleError(
-            f"bundle: the {spec.role} file '{spec.file}' is missing from {root}. "
+            f"bundle: the {what} file '{relative}' is missing from {root}. "
             "Fix: copy the complete bundle directory again"
         )
     actual = file_sha256(path)
-    if actual != spec.sha256:
+    if actual != sha256:
         raise BundleError(
-            f"bundle: the {spec.role} file '{spec.file}' has sha256 {actual}, expected "
-            f"{spec.sha256} (size {path.stat().st_size} bytes): the file is truncated or was "
+            f"bundle: the {what} file '{relative}' has sha256 {actual}, expected "
+            f"{sha256} (size {path.stat().st_size} bytes): the file is truncated or was "
             "altered. Fix: copy the bundle again from its release; if you changed the model on "
             "purpose, rewrite the manifest with edge_sdk.write_bundle_manifest"
         )
+
+
+def _verify_model(root: Path, spec: ModelSpec) -> None:
+    _verify_file(root, spec.file, spec.sha256, spec.role)
+    for artifact in spec.artifacts:
+        _verify_file(root, artifact.file, artifact.sha256, f"{spec.role} {artifact.kind}")
 
 
 def load_bundle(path: str | Path) -> Bundle:
@@ -136,7 +146,11 @@ def write_bundle_manifest(root: str | Path, manifest: Manifest) -> Bundle:
         path = _inside(root, spec.file, role)
         if not path.is_file():
             raise BundleError(f"bundle: cannot write the manifest: {path} does not exist")
-        specs[role] = dataclasses.replace(spec, sha256=file_sha256(path))
+        artifacts = tuple(
+            dataclasses.replace(a, sha256=file_sha256(_inside(root, a.file, f"{role} {a.kind}")))
+            for a in spec.artifacts
+        )
+        specs[role] = dataclasses.replace(spec, sha256=file_sha256(path), artifacts=artifacts)
     final = dataclasses.replace(manifest, **specs)
     text = json.dumps(final.to_dict(), indent=2, sort_keys=False) + "\n"
     (root / MANIFEST_NAME).write_text(text, encoding="utf-8")

@@ -130,6 +130,41 @@ class OutputSpec:
         return {"name": self.name, "meaning": self.meaning}
 
 
+ARTIFACT_KINDS = ("torch", "tensorrt")
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    """Another form of the same net, for a backend that does not run ONNX.
+
+    ``torch``: a ``torch.export`` program (``.pt2``) of the same weights, for the torch backend.
+    ``tensorrt``: a serialized TensorRT plan; ``meta`` records what it depends on
+    (``tensorrt_version``, ``compute_capability``, ``gpu``, ``precision``, build options).
+    """
+
+    kind: str
+    file: str
+    sha256: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _choice(self.kind, ARTIFACT_KINDS, "artifacts[].kind")
+        _check_sha256(self.sha256, f"artifact '{self.file}'.sha256")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> ArtifactSpec:
+        return cls(kind=str(_need(data, "kind", where)), file=str(_need(data, "file", where)),
+                   sha256=str(_need(data, "sha256", where)), meta=dict(data.get("meta", {})))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "file": self.file, "sha256": self.sha256, "meta": dict(self.meta)}
+
+
+def _check_sha256(value: str, where: str) -> None:
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise BundleError(f"manifest: '{where}' is {value!r}; expected 64 lowercase hex digits")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One net of the bundle: its file, checksum, precision and tensors."""
@@ -140,15 +175,13 @@ class ModelSpec:
     precision: str
     input: InputSpec
     outputs: tuple[OutputSpec, ...]
+    artifacts: tuple[ArtifactSpec, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"models.{self.role}"
         _choice(self.role, MODEL_ROLES, "models.<role>")
         _choice(self.precision, PRECISIONS, f"{where}.precision")
-        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
-            raise BundleError(
-                f"manifest: '{where}.sha256' is {self.sha256!r}; expected 64 lowercase hex digits"
-            )
+        _check_sha256(self.sha256, f"{where}.sha256")
         if len(self.outputs) != 1:
             raise BundleError(f"manifest: '{where}.outputs' must list exactly one output")
         allowed = (
@@ -161,6 +194,10 @@ class ModelSpec:
     @property
     def output(self) -> OutputSpec:
         return self.outputs[0]
+
+    def artifacts_of(self, kind: str) -> list[ArtifactSpec]:
+        """This net's artifacts of one kind ('torch' or 'tensorrt')."""
+        return [a for a in self.artifacts if a.kind == kind]
 
     @classmethod
     def from_dict(cls, role: str, data: Mapping[str, Any]) -> ModelSpec:
@@ -178,6 +215,8 @@ class ModelSpec:
                 OutputSpec(str(_need(o, "name", f"{where}.outputs")), str(_need(o, "meaning", f"{where}.outputs")))
                 for o in outputs
             ),
+            artifacts=tuple(ArtifactSpec.from_dict(a, f"{where}.artifacts[]")
+                            for a in data.get("artifacts", ())),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,6 +226,7 @@ class ModelSpec:
             "precision": self.precision,
             "input": self.input.to_dict(),
             "outputs": [o.to_dict() for o in self.outputs],
+            "artifacts": [a.to_dict() for a in self.artifacts],
         }
 
 
@@ -258,7 +298,6 @@ class Manifest:
     classifier: ModelSpec
     pipeline: PipelineParams = field(default_factory=PipelineParams)
     provenance: Mapping[str, Any] = field(default_factory=dict)
-    engines: tuple[Mapping[str, Any], ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -285,7 +324,6 @@ class Manifest:
             classifier=ModelSpec.from_dict("classifier", _need(models, "classifier", "models")),
             pipeline=PipelineParams.from_dict(data.get("pipeline", {})),
             provenance=dict(data.get("provenance", {})),
-            engines=tuple(data.get("engines", ())),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -296,5 +334,4 @@ class Manifest:
             "models": {role: spec.to_dict() for role, spec in self.models.items()},
             "pipeline": self.pipeline.to_dict(),
             "provenance": dict(self.provenance),
-            "engines": [dict(e) for e in self.engines],
         }
