@@ -233,6 +233,23 @@ class Pipeline:
 
     __call__ = process
 
+    def stream(self, source: Any, **options: Any) -> Any:
+        """Run this pipeline over a frame source in the streaming runtime.
+
+        Args:
+            source: An :class:`~edge_sdk.sources.FrameSource` or a source URI/path.
+            **options: Options of :class:`~edge_sdk.streaming.StreamRunner` (policy, region, ...).
+
+        Returns:
+            A :class:`~edge_sdk.streaming.StreamRunner`; iterate over it inside ``with``.
+        """
+        from edge_sdk.sources import source_from_uri
+        from edge_sdk.streaming import StreamRunner
+
+        if isinstance(source, (str, Path)):
+            source = source_from_uri(str(source))
+        return StreamRunner(self, source, **options)
+
     def probability_map(self, raw: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
         """Turn the segmenter's raw output into an H×W float32 probability map of the frame."""
         spec = self.bundle.manifest.segmenter

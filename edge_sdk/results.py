@@ -97,6 +97,13 @@ class FrameResult:
         device_timestamp: The capture device's own timestamp, when the source has one.
         lesions_over_limit: Regions found but not classified because the frame had more than
             the bundle's ``max_lesions`` (counted so that nothing is dropped silently).
+        extras: Free-form additions (e.g. temporal tracking state).
+        spacing_mm: Physical pixel size (row, column) in mm, when the source knows it (DICOM,
+            OpenIGTLink); boxes and areas are in pixels, multiply by it for millimetres.
+        color_overlay: The imaging area carried colour overlays (Doppler, markers) that the
+            grayscale models never saw; treat the result with care.
+        imaging_region: The box (x0, y0, x1, y1) of the source frame that was processed, when
+            the frame was cropped to its imaging area; the mask and boxes are relative to it.
     """
 
     frame_index: int
@@ -107,8 +114,21 @@ class FrameResult:
     device_timestamp: float | None = None
     lesions_over_limit: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
+    spacing_mm: tuple[float, float] | None = None
+    color_overlay: bool = False
+    imaging_region: tuple[int, int, int, int] | None = None
 
     def __post_init__(self) -> None:
+        if self.spacing_mm is not None and (
+            len(self.spacing_mm) != 2 or not all(np.isfinite(v) and v > 0 for v in self.spacing_mm)
+        ):
+            raise ResultError(f"FrameResult.spacing_mm is {self.spacing_mm}; expected (row, "
+                              "column) millimetres, both finite and > 0, or None")
+        if self.imaging_region is not None:
+            x0, y0, x1, y1 = self.imaging_region
+            if not (0 <= x0 < x1 and 0 <= y0 < y1):
+                raise ResultError(f"FrameResult.imaging_region {self.imaging_region} is not "
+                                  "(x0, y0, x1, y1) with 0 <= x0 < x1 and 0 <= y0 < y1")
         if not isinstance(self.mask, np.ndarray) or self.mask.ndim != 2:
             raise ResultError(f"FrameResult.mask must be an HxW array; got "
                               f"{getattr(self.mask, 'shape', type(self.mask).__name__)}")
@@ -143,6 +163,14 @@ class FrameResult:
         }
         if self.extras:
             data["extras"] = self.extras
+        # keys added by the streaming runtime appear only when set, so that the per-image
+        # output of process() keeps its shape
+        if self.spacing_mm is not None:
+            data["spacing_mm"] = [float(v) for v in self.spacing_mm]
+        if self.color_overlay:
+            data["color_overlay"] = True
+        if self.imaging_region is not None:
+            data["imaging_region"] = [int(v) for v in self.imaging_region]
         return data
 
     def replace(self, **changes: Any) -> FrameResult:

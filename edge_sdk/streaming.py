@@ -1,0 +1,518 @@
+"""The streaming runtime: a capture thread per source, pipelined stages, hand-off policies.
+
+One frame's path::
+
+    source ─► capture thread ─► hand-off (policy) ─► segment thread ─► classify thread ─► you
+              grabs, stamps      latest/queue/block   crop to imaging     crop lesions,
+              reconnects         (the only place a    area, segment       classify, smooth
+                                  frame may be dropped,
+                                  always counted)
+
+Capture, segmentation and classification overlap, so a slow stage delays results but never the
+grab. The two inner queues are lossless: under ``latest`` the newest frame always wins at the
+hand-off, under ``block`` nothing is ever dropped and the source waits.
+
+Accounting (see :class:`StreamStats`): every captured frame ends as exactly one of processed,
+failed, dropped in the runtime, or discarded at stop. Frames a device produced but never
+delivered are counted by the source (``dropped_at_source``).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edge_sdk.errors import ConfigError, EdgeSDKError, SourceDisconnected, SourceError
+from edge_sdk.imaging_region import ImagingRegion, RegionSelector, has_color_overlay
+from edge_sdk.results import FrameResult
+from edge_sdk.sources.base import EndOfStream, Frame, FrameSource, SourceTimeout
+
+if TYPE_CHECKING:
+    from edge_sdk.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+POLICIES = ("latest", "queue(N)", "block")
+_END = object()  # end-of-stream marker passed down the stages
+_POLL_S = 0.05  # every blocking wait wakes this often to notice stop(): shutdown well under 1 s
+
+
+@dataclass(frozen=True)
+class HandoffPolicy:
+    """How frames pass from the capture thread to processing.
+
+    Attributes:
+        kind: ``latest`` (keep the newest frame, drop and count older ones), ``queue`` (keep the
+            newest ``size``, drop the oldest) or ``block`` (lossless: the capture waits).
+        size: Frames held.
+
+    Example:
+        >>> HandoffPolicy.parse("queue(4)")
+        HandoffPolicy(kind='queue', size=4)
+    """
+
+    kind: str
+    size: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> HandoffPolicy:
+        """Parse ``latest``, ``block`` or ``queue(N)``; the error lists the accepted forms."""
+        lowered = text.strip().lower()
+        if lowered in ("latest", "block"):
+            return cls(lowered, 1 if lowered == "latest" else 2)
+        match = re.fullmatch(r"queue[(:]\s*(\d+)\s*\)?", lowered)
+        if match and int(match.group(1)) >= 1:
+            return cls("queue", int(match.group(1)))
+        raise ConfigError(f"hand-off policy {text!r} is not understood; expected one of "
+                          f"{list(POLICIES)} with N >= 1, e.g. queue(4)")
+
+
+class _Handoff:
+    """The buffer between the capture thread and processing; the runtime's only drop point."""
+
+    def __init__(self, policy: HandoffPolicy) -> None:
+        self.policy = policy
+        self._items: deque[Any] = deque()
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: Any, stop: threading.Event) -> bool:
+        """Add an item; under ``block`` wait for room. False if stopped while waiting."""
+        with self._cond:
+            if self.policy.kind == "block":
+                while len(self._items) >= self.policy.size:
+                    if stop.is_set():
+                        return False
+                    self._cond.wait(_POLL_S)
+            elif len(self._items) >= self.policy.size and item is not _END:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+            self._cond.notify_all()
+            return True
+
+    def get(self, timeout: float) -> Any:
+        """The oldest item, or ``None`` after ``timeout``."""
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            self._cond.notify_all()
+            return item
+
+    def drain(self) -> int:
+        """Discard what is held (at stop); return how many frames that was."""
+        with self._cond:
+            count = sum(1 for item in self._items if item is not _END)
+            self._items.clear()
+            self._cond.notify_all()
+            return count
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """One processed frame, as the runtime yields it.
+
+    Attributes:
+        image: The pixels that were processed: the imaging area only, never the burned-in text
+            around it. Draw overlays and record from this.
+        result: The pipeline's result (mask and boxes relative to ``image``).
+        frame_index: The source's sequence number (gaps: frames dropped before processing).
+        info: The source frame's extras (e.g. the simulator's ground truth).
+        latency_ms: From grab to result, queueing included.
+    """
+
+    image: np.ndarray
+    result: FrameResult
+    frame_index: int
+    info: dict[str, Any]
+    latency_ms: float
+
+
+@dataclass
+class StreamStats:
+    """Counters of a stream; read them at any time (they are updated as frames flow)."""
+
+    captured: int = 0
+    processed: int = 0
+    failed: int = 0
+    dropped_at_source: int = 0
+    dropped_in_runtime: int = 0
+    discarded_at_stop: int = 0
+    reconnects: int = 0
+    stalls: int = 0
+    stalled: bool = False
+    started: float = field(default_factory=time.monotonic)
+    first_result: float | None = None
+    last_result: float | None = None
+    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
+    errors: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+
+    @property
+    def fps(self) -> float:
+        """Processed frames per second: intervals between results over their span."""
+        if self.processed < 2 or self.first_result is None or self.last_result is None:
+            return 0.0
+        span = self.last_result - self.first_result
+        return (self.processed - 1) / span if span > 0 else 0.0
+
+    @property
+    def latency_p50_ms(self) -> float:
+        return float(np.percentile(self.latencies_ms, 50)) if self.latencies_ms else float("nan")
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_at_source + self.dropped_in_runtime
+
+    def progress_line(self) -> str:
+        """One line for a terminal, e.g. ``29.9 fps | latency p50 8.1 ms | ...``."""
+        line = (f"{self.fps:5.1f} fps | latency p50 {self.latency_p50_ms:6.1f} ms | captured "
+                f"{self.captured} processed {self.processed} dropped {self.dropped} (source "
+                f"{self.dropped_at_source}, runtime {self.dropped_in_runtime}) failed {self.failed}")
+        if self.reconnects:
+            line += f" reconnects {self.reconnects}"
+        if self.stalled:
+            line += " | SOURCE STALLED"
+        return line
+
+    def summary(self) -> dict[str, Any]:
+        """The counters and rates as a JSON-ready dict."""
+        return {
+            "captured": self.captured, "processed": self.processed, "failed": self.failed,
+            "dropped_at_source": self.dropped_at_source,
+            "dropped_in_runtime": self.dropped_in_runtime,
+            "discarded_at_stop": self.discarded_at_stop, "reconnects": self.reconnects,
+            "stalls": self.stalls, "fps": round(self.fps, 3),
+            "latency_p50_ms": round(self.latency_p50_ms, 3) if self.latencies_ms else None,
+            "elapsed_s": round(time.monotonic() - self.started, 3),
+        }
+
+
+class StreamRunner:
+    """Runs a :class:`~edge_sdk.pipeline.Pipeline` over a live or recorded source.
+
+    Iterate over the runner (inside ``with``) to get :class:`StreamResult` objects as they are
+    ready. Leaving the ``with`` block (also on Ctrl-C) stops every thread within a second.
+
+    Args:
+        pipeline: The pipeline; its two halves run in two threads (see ``Pipeline.segment``).
+        source: A source, opened by the runner if it is not open yet, closed at the end.
+        policy: ``latest``, ``queue(N)`` or ``block``; default: ``latest`` for live sources,
+            ``block`` for files, folders and DICOM.
+        region: Imaging-region setting: ``None`` (whole frame), ``"auto"``, ``"source"``, a
+            box ``"x0,y0,x1,y1"`` or an :class:`~edge_sdk.imaging_region.ImagingRegion`.
+        smoother: Optional temporal smoother with ``update(result) -> result``.
+        max_frames: Stop after capturing this many frames.
+        stall_timeout: Seconds without a frame after which the source is reported stalled (and
+            a reconnectable live source is reconnected).
+        reconnect: Reconnect a live source that dropped; default: the source's ``reconnectable``.
+        backoff: First and longest wait between reconnection attempts, in seconds (doubling).
+        stage_hook: Called with each segmented frame in the segment thread (for tests and
+            profiling: e.g. to simulate a slow stage).
+
+    Example:
+        >>> import tempfile
+        >>> from edge_sdk.pipeline import Pipeline
+        >>> from edge_sdk.sources import source_from_uri
+        >>> from edge_sdk.testing import make_tiny_bundle
+        >>> pipeline = Pipeline(make_tiny_bundle(tempfile.mkdtemp()))
+        >>> source = source_from_uri("synthetic://?fps=0&size=320x240&frames=5")
+        >>> with StreamRunner(pipeline, source, region="auto") as runner:
+        ...     results = list(runner)
+        >>> len(results), runner.stats.processed, runner.stats.dropped
+        (5, 5, 0)
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        source: FrameSource,
+        policy: str | HandoffPolicy | None = None,
+        region: str | ImagingRegion | None = None,
+        smoother: Any = None,
+        max_frames: int | None = None,
+        stall_timeout: float = 2.0,
+        reconnect: bool | None = None,
+        backoff: tuple[float, float] = (0.1, 2.0),
+        stage_hook: Callable[[Any], None] | None = None,
+    ) -> None:
+        if policy is None:
+            policy = "latest" if source.live else "block"
+        self.policy = policy if isinstance(policy, HandoffPolicy) else HandoffPolicy.parse(policy)
+        if max_frames is not None and max_frames < 1:
+            raise ConfigError(f"max_frames={max_frames}; expected >= 1 or None")
+        if stall_timeout <= 0 or backoff[0] <= 0 or backoff[1] < backoff[0]:
+            raise ConfigError(f"stall_timeout={stall_timeout}, backoff={backoff}: expected "
+                              "stall_timeout > 0 and 0 < first <= longest backoff")
+        self.pipeline, self.source = pipeline, source
+        self.regions = RegionSelector(region)
+        self.smoother = smoother
+        self.max_frames = max_frames
+        self.stall_timeout = stall_timeout
+        self.reconnect = source.reconnectable if reconnect is None else reconnect
+        self.backoff = backoff
+        self.stage_hook = stage_hook
+        self.stats = StreamStats()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._handoff = _Handoff(self.policy)
+        self._mid: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._out: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._threads: list[threading.Thread] = []
+        self._error: BaseException | None = None
+        self._last_frame = time.monotonic()
+        self._source_drops_before = 0
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def start(self) -> StreamRunner:
+        """Open the source (if needed) and start the threads."""
+        if self._threads:
+            return self
+        self.source.open()
+        self._source_drops_before = self.source.dropped_at_source
+        self.stats = StreamStats()
+        self._last_frame = time.monotonic()
+        for name, target in (("capture", self._capture_loop), ("segment", self._segment_loop),
+                             ("classify", self._classify_loop), ("watchdog", self._watchdog)):
+            thread = threading.Thread(target=target, name=f"edge-sdk-{name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        return self
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop all threads (within ``timeout`` seconds) and close the source."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        alive = [t.name for t in self._threads if t.is_alive()]
+        with self._lock:
+            self.stats.discarded_at_stop += self._handoff.drain()
+            while True:
+                try:
+                    item = self._mid.get_nowait()
+                except queue.Empty:
+                    break
+                self.stats.discarded_at_stop += item is not _END
+            while True:
+                try:
+                    item = self._out.get_nowait()
+                except queue.Empty:
+                    break
+                self.stats.discarded_at_stop += item is not _END
+        if alive:  # a device read that ignores its timeout: do not close under its feet
+            logger.warning("streaming: threads %s did not stop within %.1f s", alive, timeout)
+        else:
+            self.source.close()
+        self._threads = []
+
+    def __enter__(self) -> StreamRunner:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __iter__(self) -> Iterator[StreamResult]:
+        self.start()
+        while True:
+            try:
+                item = self._out.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self._stop.is_set() and not any(t.is_alive() for t in self._threads[1:3]):
+                    break
+                continue
+            if item is _END:
+                break
+            with self._lock:
+                self.stats.processed += 1
+            yield item
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    # ---- threads ----------------------------------------------------------------------------
+    def _fail(self, where: str, exc: BaseException) -> None:
+        with self._lock:
+            self.stats.failed += 1
+            self.stats.errors.append(f"{where}: {exc}")
+        logger.warning("streaming: %s failed: %s", where, exc)
+
+    def _crash(self, exc: BaseException) -> None:
+        """An unexpected error: stop everything and re-raise it in the consumer."""
+        if self._error is None:
+            self._error = exc
+        self._stop.set()
+
+    def _put(self, q: queue.Queue[Any], item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                q.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _capture_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if self.max_frames is not None and self.stats.captured >= self.max_frames:
+                    break
+                try:
+                    frame = self.source.read(timeout=0.1)
+                except SourceTimeout:
+                    if (self.reconnect and self.source.live
+                            and time.monotonic() - self._last_frame > 2 * self.stall_timeout):
+                        self._reconnect(SourceDisconnected(f"{self.source.describe()}: no frame "
+                                                           f"for {2 * self.stall_timeout:g} s"))
+                    continue
+                except EndOfStream:
+                    break
+                except SourceDisconnected as exc:
+                    if not self.reconnect:
+                        self._fail("source", exc)
+                        break
+                    self._reconnect(exc)
+                    continue
+                except SourceError as exc:
+                    self._fail("source", exc)
+                    if not self.source.live:
+                        break
+                    continue
+                self._last_frame = time.monotonic()
+                with self._lock:
+                    self.stats.stalled = False
+                    self.stats.captured += 1
+                    self.stats.dropped_at_source = (self.source.dropped_at_source
+                                                    - self._source_drops_before)
+                if not self._handoff.put(frame, self._stop):
+                    with self._lock:
+                        self.stats.discarded_at_stop += 1
+                    break
+                with self._lock:
+                    self.stats.dropped_in_runtime = self._handoff.dropped
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            self._crash(exc)
+        finally:
+            with self._lock:
+                self.stats.dropped_at_source = (self.source.dropped_at_source
+                                                - self._source_drops_before)
+            self._handoff.put(_END, self._stop)
+
+    def _reconnect(self, reason: Exception) -> None:
+        """Close and reopen a live source, backing off between attempts, until stopped."""
+        logger.warning("streaming: %s; reconnecting", reason)
+        delay = self.backoff[0]
+        while not self._stop.is_set():
+            self.source.close()
+            if self._stop.wait(delay):
+                return
+            try:
+                self.source.open()
+            except SourceError as exc:
+                logger.info("streaming: reconnect failed (%s); next try in %.2f s", exc, delay)
+                delay = min(2 * delay, self.backoff[1])
+                continue
+            with self._lock:
+                self.stats.reconnects += 1
+            self._last_frame = time.monotonic()
+            logger.warning("streaming: reconnected to %s", self.source.describe())
+            return
+
+    def _watchdog(self) -> None:
+        while not self._stop.wait(_POLL_S):
+            silent = time.monotonic() - self._last_frame
+            with self._lock:
+                if silent > self.stall_timeout and not self.stats.stalled:
+                    self.stats.stalled = True
+                    self.stats.stalls += 1
+                    logger.warning("streaming: %s stalled: no frame for %.1f s",
+                                   self.source.describe(), silent)
+                elif silent <= self.stall_timeout and self.stats.stalled:
+                    self.stats.stalled = False
+            if not self._threads[0].is_alive():
+                return
+
+    def _segment_loop(self) -> None:
+        try:
+            while True:
+                frame = self._handoff.get(_POLL_S)
+                if frame is None:
+                    if self._stop.is_set():
+                        return
+                    continue
+                if frame is _END:
+                    self._put(self._mid, _END)
+                    return
+                try:
+                    item = self._segment(frame)
+                except EdgeSDKError as exc:
+                    self._fail(f"frame {frame.index}", exc)
+                    continue
+                if not self._put(self._mid, item):
+                    with self._lock:
+                        self.stats.discarded_at_stop += 1
+                    return
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            self._crash(exc)
+
+    def _segment(self, frame: Frame) -> tuple[Frame, np.ndarray, Any, ImagingRegion | None, bool]:
+        region = self.regions.region_for(frame.pixels, frame.info)
+        image = region.apply(frame.pixels) if region is not None else frame.pixels
+        colour = has_color_overlay(image, region.mask if region is not None else None)
+        segmented = self.pipeline.segment(image, frame_index=frame.index,
+                                          timestamp=frame.host_timestamp,
+                                          device_timestamp=frame.device_timestamp)
+        if self.stage_hook is not None:
+            self.stage_hook(segmented)
+        return frame, image, segmented, region, colour
+
+    def _classify_loop(self) -> None:
+        try:
+            while True:
+                try:
+                    item = self._mid.get(timeout=_POLL_S)
+                except queue.Empty:
+                    if self._stop.is_set():
+                        return
+                    continue
+                if item is _END:
+                    self._put(self._out, _END)
+                    return
+                frame, image, segmented, region, colour = item
+                try:
+                    result = self.pipeline.classify(segmented).replace(
+                        spacing_mm=frame.spacing_mm, color_overlay=colour,
+                        imaging_region=region.box if region is not None else None)
+                    if self.smoother is not None:
+                        result = self.smoother.update(result)
+                except EdgeSDKError as exc:
+                    self._fail(f"frame {frame.index}", exc)
+                    continue
+                now = time.monotonic()
+                latency = (now - frame.host_timestamp) * 1000.0
+                with self._lock:
+                    stats = self.stats
+                    stats.latencies_ms.append(latency)
+                    stats.first_result = stats.first_result or now
+                    stats.last_result = now
+                out = StreamResult(image=image, result=result, frame_index=frame.index,
+                                   info=frame.info, latency_ms=latency)
+                if not self._put(self._out, out):
+                    with self._lock:
+                        self.stats.discarded_at_stop += 1
+                    return
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            self._crash(exc)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from edge_sdk.errors import SourceError
+from edge_sdk.sources import SOURCES, parse_uri, source_from_uri
+
+
+@pytest.mark.parametrize(
+    ("text", "scheme", "target", "params"),
+    [
+        ("synthetic://?fps=30&size=800x600", "synthetic", "", {"fps": "30", "size": "800x600"}),
+        ("file:scan.mp4", "file", "scan.mp4", {}),
+        ("file:///data/scan.mp4?pace=1", "file", "/data/scan.mp4", {"pace": "1"}),
+        ("images:DIR", "images", "DIR", {}),
+        ("v4l2:///dev/video0?fourcc=MJPG&size=1920x1080&fps=30", "v4l2", "/dev/video0",
+         {"fourcc": "MJPG", "size": "1920x1080", "fps": "30"}),
+        ("gst:videotestsrc num-buffers=3 ! videoconvert ! appsink", "gst",
+         "videotestsrc num-buffers=3 ! videoconvert ! appsink", {}),
+        ("dicom:cine.dcm", "dicom", "cine.dcm", {}),
+        ("igtl://127.0.0.1:18944?device=Image", "igtl", "127.0.0.1:18944", {"device": "Image"}),
+        ("push", "push", "", {}),
+    ],
+)
+def test_parse_uri_table(text, scheme, target, params):
+    parsed = parse_uri(text)
+    assert (parsed.scheme, parsed.target, parsed.params) == (scheme, target, params)
+
+
+def test_plain_paths_pick_a_kind_by_type(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"")
+    assert parse_uri(str(tmp_path)).scheme == "images"
+    assert parse_uri(str(tmp_path / "a.png")).scheme == "images"
+    assert parse_uri("scan.mp4").scheme == "file"
+    assert parse_uri("cine.dcm").scheme == "dicom"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("webcam:0", r"unknown source scheme 'webcam'.*accepted schemes: \['dicom'"),
+        ("notes.txt", "neither a known URI nor a path of a known type"),
+        ("", "the source is empty"),
+        ("file:x.mp4?pace", "bad parameter 'pace'"),
+        ("images:x?colour=1", r"unknown parameter\(s\) \['colour'\]; accepted: fps"),
+    ],
+)
+def test_bad_uris_list_what_is_accepted(text, message):
+    with pytest.raises(SourceError, match=message):
+        source_from_uri(text)
+
+
+def test_registry_is_a_plain_dict_of_classes_with_from_uri():
+    assert isinstance(SOURCES, dict)
+    for kind, cls in SOURCES.items():
+        assert cls.kind == kind
+        assert callable(getattr(cls, "from_uri"))
+        assert isinstance(getattr(cls, "PARAMS"), dict)
