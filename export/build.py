@@ -1,0 +1,187 @@
+"""One target's bundle from two checkpoints: export, convert, choose, gate, write.
+
+The steps are the small path-in/path-out functions of this package; this module only strings
+them together for the ``bundle`` command and records what each step measured in the
+manifest's provenance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.bundle import Bundle
+from edge_sdk.manifest import PipelineParams
+from export.bundle_writer import NetFile, git_commit, tool_versions, utc_now, write_bundle
+from export.calibration import classifier_calibration, segmenter_calibration
+from export.data import load_frames, split_digest
+from export.errors import ExportError, GateError
+from export.gate import DEFAULT_MAX_DROP, compare, evaluate_bundle
+from export.latency import measure_latency
+from export.onnx_export import check_parity, output_spec, real_inputs, to_onnx
+from export.quantize import TARGETS, quantize_int8, to_fp16
+from export.train import TrainConfig, load_checkpoint, model_from_checkpoint, predict_probability
+
+# precision name in the manifest for each conversion this module can make
+_VARIANT_PRECISION = {"fp32": "fp32", "fp16": "fp16", "int8-qdq": "int8", "int8-qop": "int8",
+                      "int8-trt": "int8"}
+_TARGET_VARIANTS = {"fp32": ("fp32",), "fp16": ("fp16",),
+                    "int8-cpu": ("fp32", "int8-qdq", "int8-qop"), "int8-trt": ("int8-trt",)}
+
+
+@dataclass
+class BuildOptions:
+    """Settings of :func:`build_bundle`."""
+
+    target: str
+    out: Path
+    work: Path
+    data: Path
+    max_drop: float = DEFAULT_MAX_DROP
+    calibration_frames: int = 256
+    min_calibration: int = 200  # refuse INT8 calibrated on fewer samples (tests lower it)
+    segmenter_variant: str = "auto"  # auto | fp32 | int8-qdq | ...
+    classifier_variant: str = "auto"
+    params: PipelineParams = field(default_factory=PipelineParams)
+    threads: int = 2
+    latency_runs: int = 50
+    gate_split: str = "val"
+    name: str = "busi-two-stage"
+
+
+def _training_summary(checkpoint: Path) -> dict[str, Any]:
+    best = load_checkpoint(checkpoint)
+    summary: dict[str, Any] = {"checkpoint": str(checkpoint), "arch": best["config"]["arch"],
+                               "best_epoch": best["epoch"], "val": best["val"],
+                               "config": best["config"]}
+    history_path = checkpoint.parent / "history.json"
+    if history_path.is_file():
+        history = json.loads(history_path.read_text())
+        summary["epochs_run"] = len(history)
+        summary["train_seconds"] = round(sum(h["seconds"] for h in history), 1)
+    return summary
+
+
+def _convert(variant: str, fp32: Path, work: Path, role: str, calibration: Any,
+             min_frames: int) -> Path:
+    out = work / f"{role}.{variant}.onnx"
+    if variant == "fp32":
+        return fp32
+    if variant == "fp16":
+        return to_fp16(fp32, out)
+    if variant == "int8-trt":
+        return quantize_int8(fp32, out, "int8-trt", calibration(), "QDQ", min_frames)
+    return quantize_int8(fp32, out, "int8-cpu", calibration(),
+                         "QDQ" if variant == "int8-qdq" else "QOperator", min_frames)
+
+
+def _choose(role: str, variants: tuple[str, ...], forced: str, fp32: Path, work: Path,
+            calibration: Any, shape: tuple[int, ...], options: BuildOptions
+            ) -> tuple[str, Path, dict[str, Any]]:
+    """Convert to every candidate precision and keep the fastest (or the forced one)."""
+    if forced != "auto":
+        if forced not in _VARIANT_PRECISION:
+            raise ExportError(f"unknown {role} precision {forced!r}; expected 'auto' or one of "
+                              f"{sorted(_VARIANT_PRECISION)}")
+        variants = (forced,)
+    files, latency = {}, {}
+    for variant in variants:
+        files[variant] = _convert(variant, fp32, work, role, calibration,
+                                  options.min_calibration)
+        latency[variant] = measure_latency(files[variant], shape, runs=options.latency_runs,
+                                           threads=options.threads)
+        print(f"{role} {variant}: p50 {latency[variant]['p50_ms']:.2f} ms", flush=True)
+    chosen = min(variants, key=lambda v: latency[v]["p50_ms"])
+    return chosen, files[chosen], {"candidates_latency_ms": latency, "chosen": chosen,
+                                   "rule": "forced" if forced != "auto" else "fastest p50"}
+
+
+def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
+                 options: BuildOptions) -> Bundle:
+    """Export both nets, convert them for ``options.target``, gate on val, write the bundle.
+
+    Raises:
+        ExportError: a step failed (parity, calibration, unknown target...).
+        GateError: the converted bundle lost more than ``max_drop`` Dice or AUC on val; the
+            bundle is still written, its manifest says ``gate.passed: false``.
+    """
+    if options.target not in TARGETS:
+        raise ExportError(f"unknown target {options.target!r}; expected one of {list(TARGETS)}")
+    seg_ckpt, cls_ckpt = Path(segmenter_ckpt), Path(classifier_ckpt)
+    work = Path(options.work)
+    work.mkdir(parents=True, exist_ok=True)
+    seg_model, seg_cfg = model_from_checkpoint(seg_ckpt)
+    cls_model, cls_cfg = model_from_checkpoint(cls_ckpt)
+    seg_cfg.data = cls_cfg.data = str(options.data)
+    nets: dict[str, Any] = {}
+    provenance: dict[str, Any] = {
+        "target": options.target, "date": utc_now(), "git_commit": git_commit(),
+        "training_data": f"BUSI ({options.data}), split 'train' to fit, 'val' to select",
+        "split_sha256": split_digest(options.data), "tools": tool_versions(),
+        "training": {"segmenter": _training_summary(seg_ckpt),
+                     "classifier": _training_summary(cls_ckpt)},
+        "conversion": {},
+    }
+    train_frames = load_frames(options.data, "train")
+    n = options.calibration_frames
+    seg_spec, cls_spec = seg_cfg.input_spec(), cls_cfg.input_spec()
+    seg_maps: list[np.ndarray] | None = None
+
+    def seg_calibration() -> Any:
+        return segmenter_calibration(train_frames, seg_spec, n)
+
+    def cls_calibration() -> Any:
+        nonlocal seg_maps
+        if seg_maps is None:  # the classifier meets the segmenter's regions when deployed
+            seg_maps = predict_probability(seg_model, train_frames, seg_spec)
+        return classifier_calibration(train_frames, cls_spec, options.params, n, seg_maps)
+
+    for role, model, cfg, ckpt, calibration, forced in (
+        ("segmenter", seg_model, seg_cfg, seg_ckpt, seg_calibration, options.segmenter_variant),
+        ("classifier", cls_model, cls_cfg, cls_ckpt, cls_calibration,
+         options.classifier_variant),
+    ):
+        fp32 = to_onnx(ckpt, work / f"{role}.fp32.onnx")
+        parity = check_parity(model, role, fp32, real_inputs(cfg, 8))
+        print(f"{role} fp32 export parity: max |diff| {parity.max_abs_diff:.2e}", flush=True)
+        spec = cfg.input_spec()
+        shape = (1,) + tuple(spec.shape[1:])
+        variant, path, record = _choose(role, _TARGET_VARIANTS[options.target], forced, fp32,
+                                        work, calibration, shape, options)
+        record["fp32_parity"] = parity.to_dict()
+        if variant.startswith("int8"):
+            record["calibration"] = {"samples_requested": n, "source": "train split via to_input" if
+                                     role == "segmenter" else "train split crops via crop_lesion "
+                                     "(ground-truth and segmenter regions)"}
+        provenance["conversion"][role] = record
+        nets[role] = NetFile(path, _VARIANT_PRECISION[variant], spec, output_spec(role))
+        nets[role + "_fp32"] = NetFile(fp32, "fp32", spec, output_spec(role))
+
+    reference = write_bundle(work / "fp32-reference", nets["segmenter_fp32"],
+                             nets["classifier_fp32"], options.params,
+                             {"note": "fp32 reference for the accuracy gate"}, options.name)
+    ref_metrics = evaluate_bundle(reference.root, options.data, options.gate_split,
+                                  options.threads)
+    candidate = write_bundle(work / "candidate", nets["segmenter"], nets["classifier"],
+                             options.params, {}, options.name)
+    got_metrics = evaluate_bundle(candidate.root, options.data, options.gate_split,
+                                  options.threads)
+    gate: dict[str, Any] = {"split": options.gate_split, "fp32": ref_metrics,
+                            "converted": got_metrics}
+    error: GateError | None = None
+    try:
+        gate.update(compare(ref_metrics, got_metrics, options.max_drop))
+    except GateError as exc:
+        gate.update(passed=False, max_drop=options.max_drop, error=str(exc))
+        error = exc
+    provenance["gate"] = gate
+    provenance["metrics"] = {options.gate_split: got_metrics}
+    bundle = write_bundle(options.out, nets["segmenter"], nets["classifier"], options.params,
+                          provenance, options.name)
+    if error is not None:
+        raise error
+    return bundle

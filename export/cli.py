@@ -1,0 +1,229 @@
+"""``edge-sdk-export``: the toolchain's command line (one subcommand per step).
+
+Examples::
+
+    edge-sdk-export train segmenter unet_lite0 --out runs/seg_unet_lite0
+    edge-sdk-export train classifier efficientnet_lite0 --segmenter runs/seg_unet_lite0/best.pt \\
+        --out runs/cls_lite0
+    edge-sdk-export export-onnx runs/seg_unet_lite0/best.pt out/seg_fp32.onnx
+    edge-sdk-export quantize out/seg_fp32.onnx out/seg_int8_cpu.onnx --target int8-cpu
+    edge-sdk-export bundle --segmenter runs/seg_unet_lite0/best.pt \\
+        --classifier runs/cls_lite0/best.pt --target int8-cpu --out bundles/int8-cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from edge_sdk.errors import EdgeSDKError
+from export.errors import ExportError, GateError
+
+
+def _train(args: argparse.Namespace) -> int:
+    from export.train import TrainConfig, train_classifier, train_segmenter
+
+    config = TrainConfig(
+        role=args.role, arch=args.arch, out=str(args.out), data=str(args.data), size=args.size,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
+        seed=args.seed, pretrained=not args.scratch, threads=args.threads, limit=args.limit,
+        segmenter=str(args.segmenter or ""), augment=not args.no_augment,
+    )
+    from export.models import get_entry
+
+    get_entry(args.role, args.arch)  # a clear error before any data is read
+    run = train_segmenter if args.role == "segmenter" else train_classifier
+    result = run(config, resume=args.resume)
+    print(json.dumps({k: v for k, v in result.items() if k != "history"}))
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from export.data import default_data_dir
+
+    p = sub.add_parser("train", help="train a segmenter or classifier on the train split")
+    p.add_argument("role", choices=("segmenter", "classifier"))
+    p.add_argument("arch", help="registry name (see export.models)")
+    p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, history)")
+    p.add_argument("--data", type=Path, default=default_data_dir(), help="BUSI-layout folder")
+    p.add_argument("--size", type=int, default=0, help="input side (default: registry's)")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=8, help="early stop after N flat epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--limit", type=int, default=0, help="use only N frames per split (smoke)")
+    p.add_argument("--scratch", action="store_true", help="ignore local ImageNet weights")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--segmenter", type=Path, help="classifier: segmenter best.pt for "
+                   "predicted-region crops")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.set_defaults(func=_train)
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from export.onnx_export import check_parity, real_inputs, to_onnx
+    from export.train import model_from_checkpoint
+
+    path = to_onnx(args.checkpoint, args.out, opset=args.opset)
+    model, config = model_from_checkpoint(args.checkpoint)
+    if args.data:
+        config.data = str(args.data)
+    report = check_parity(model, config.role, path, real_inputs(config, args.frames), args.atol)
+    print(json.dumps({"onnx": str(path), "parity": report.to_dict()}))
+    return 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    from export.calibration import classifier_calibration, segmenter_calibration
+    from export.data import load_frames
+    from export.quantize import quantize_int8, to_fp16, to_fp32
+    from export.train import model_from_checkpoint
+
+    if args.target == "fp16":
+        path = to_fp16(args.model, args.out)
+    elif args.target == "fp32":
+        path = to_fp32(args.model, args.out)
+    else:
+        if args.checkpoint is None:
+            raise ExportError("quantize: INT8 needs --checkpoint (the net's best.pt) to know its "
+                              "role and input spec for calibration")
+        _, config = model_from_checkpoint(args.checkpoint)
+        frames = load_frames(args.data, "train")
+        spec = config.input_spec()
+        calibration = (segmenter_calibration(frames, spec, args.calibration_frames)
+                       if config.role == "segmenter"
+                       else classifier_calibration(frames, spec, n=args.calibration_frames))
+        path = quantize_int8(args.model, args.out, args.target, calibration, args.format)
+    print(json.dumps({"model": str(path), "target": args.target}))
+    return 0
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from export.build import BuildOptions, build_bundle
+
+    options = BuildOptions(
+        target=args.target, out=args.out, work=args.work or args.out.parent / f"{args.out.name}.work",
+        data=args.data, max_drop=args.max_drop, calibration_frames=args.calibration_frames,
+        segmenter_variant=args.segmenter_precision, classifier_variant=args.classifier_precision,
+        threads=args.threads, name=args.name,
+    )
+    bundle = build_bundle(args.segmenter, args.classifier, options)
+    gate = bundle.manifest.provenance["gate"]
+    print(json.dumps({"bundle": str(bundle.root), "digest": bundle.digest,
+                      "precisions": {r: s.precision for r, s in bundle.manifest.models.items()},
+                      "gate": {m: v for m, v in gate["metrics"].items()}}, indent=1))
+    return 0
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from export.gate import compare, evaluate_bundle
+
+    reference = evaluate_bundle(args.reference, args.data, args.split, args.threads)
+    converted = evaluate_bundle(args.bundle, args.data, args.split, args.threads)
+    print(json.dumps(compare(reference, converted, args.max_drop), indent=1))
+    return 0
+
+
+def _make_default(args: argparse.Namespace) -> int:
+    import shutil
+
+    from edge_sdk.bundle import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    gate = bundle.manifest.provenance.get("gate", {})
+    if not gate.get("passed"):
+        raise ExportError(f"make-default: {bundle.root} has no passed accuracy gate in its "
+                          "manifest; build it with 'edge-sdk-export bundle' first")
+    dest = args.dest
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for spec in bundle.manifest.models.values():
+        shutil.copyfile(bundle.model_path(spec.role), dest / spec.file)
+    shutil.copyfile(bundle.root / "manifest.json", dest / "manifest.json")
+    copied = load_bundle(dest)
+    size = sum(p.stat().st_size for p in dest.iterdir()) / 1e6
+    print(json.dumps({"default": str(copied.root), "digest": copied.digest, "size_mb": size}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-sdk-export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    from export.data import default_data_dir
+    from export.gate import DEFAULT_MAX_DROP
+    from export.quantize import TARGETS
+
+    data = default_data_dir()
+    p = sub.add_parser("export-onnx", help="checkpoint -> fp32 ONNX, parity-checked")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--atol", type=float, default=1e-3, help="parity tolerance (max |diff|)")
+    p.add_argument("--frames", type=int, default=8, help="real val inputs to compare on")
+    p.add_argument("--data", type=Path, default=data)
+    p.set_defaults(func=_export_onnx)
+
+    p = sub.add_parser("quantize", help="fp32 ONNX -> one target precision")
+    p.add_argument("model", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--target", choices=TARGETS, required=True)
+    p.add_argument("--format", choices=("QDQ", "QOperator"), default="QDQ")
+    p.add_argument("--checkpoint", type=Path, help="the net's best.pt (INT8 calibration)")
+    p.add_argument("--calibration-frames", type=int, default=256)
+    p.add_argument("--data", type=Path, default=data)
+    p.set_defaults(func=_quantize)
+
+    p = sub.add_parser("bundle", help="two checkpoints -> gated bundle for one target")
+    p.add_argument("--segmenter", type=Path, required=True, help="segmenter best.pt")
+    p.add_argument("--classifier", type=Path, required=True, help="classifier best.pt")
+    p.add_argument("--target", choices=TARGETS, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--work", type=Path, help="scratch folder (default: OUT.work)")
+    p.add_argument("--data", type=Path, default=data)
+    p.add_argument("--max-drop", type=float, default=DEFAULT_MAX_DROP,
+                   help="largest allowed val Dice/AUC drop vs fp32 (default 0.01)")
+    p.add_argument("--calibration-frames", type=int, default=256)
+    p.add_argument("--segmenter-precision", default="auto",
+                   help="auto (fastest measured) or fp32|fp16|int8-qdq|int8-qop|int8-trt")
+    p.add_argument("--classifier-precision", default="auto")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--name", default="busi-two-stage")
+    p.set_defaults(func=_bundle)
+
+    p = sub.add_parser("gate", help="compare a bundle against an fp32 reference on val")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--reference", type=Path, required=True)
+    p.add_argument("--data", type=Path, default=data)
+    p.add_argument("--split", default="val")
+    p.add_argument("--max-drop", type=float, default=DEFAULT_MAX_DROP)
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=_gate)
+
+    p = sub.add_parser("make-default", help="copy a gated bundle into the shipped default")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--dest", type=Path,
+                   default=Path(__file__).resolve().parents[1] / "edge_sdk" / "bundles" / "default")
+    p.set_defaults(func=_make_default)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one toolchain command; returns the exit status (non-zero on any failure)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except EdgeSDKError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3 if isinstance(exc, GateError) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

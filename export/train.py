@@ -1,0 +1,263 @@
+"""Training of the segmenter and the classifier: seeded, resumable, early-stopped on val.
+
+Each run writes into its folder ``out``:
+
+- ``last.pt``: model, optimizer, epoch, history; ``--resume`` continues from it;
+- ``best.pt``: the model of the best val epoch and its config (what export reads);
+- ``history.json``: per-epoch train loss, val metric, seconds.
+
+Checkpoints hold only tensors and plain values, so they load with ``weights_only=True``.
+The val split selects the epoch; the test split is never read here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from edge_sdk.manifest import InputSpec, PipelineParams
+from edge_sdk.metrics import dice_iou, roc_auc
+from export.augment import AugmentConfig
+from export.data import (CropData, Frame, SegmentationData, batches, default_data_dir,
+                         gt_crops, load_frames, predicted_crops, split_digest)
+from export.errors import ExportError
+from export.models import INPUT_MEAN, INPUT_STD, build_model, get_entry
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on (saved in its checkpoints)."""
+
+    role: str
+    arch: str
+    out: str
+    data: str = field(default_factory=lambda: str(default_data_dir()))
+    size: int = 0  # 0: the registry's default
+    epochs: int = 40
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 8
+    seed: int = 0
+    pretrained: bool = True
+    threads: int = 2
+    limit: int = 0  # >0: use only this many frames per split (tests, smoke runs)
+    segmenter: str = ""  # classifier only: a segmenter best.pt whose predictions add crops
+    augment: bool = True
+
+    def input_spec(self) -> InputSpec:
+        size = self.size or get_entry(self.role, self.arch).default_size
+        batch = 1 if self.role == "segmenter" else -1
+        return InputSpec(name="image" if self.role == "segmenter" else "crop",
+                         shape=(batch, 1, size, size), color="gray", mean=INPUT_MEAN,
+                         std=INPUT_STD)
+
+
+def dice_bce_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """BCE plus soft Dice over the batch: BCE for calibrated pixels, Dice for small lesions."""
+    bce = nn.functional.binary_cross_entropy_with_logits(logits, target)
+    prob = torch.sigmoid(logits)
+    inter = (prob * target).sum()
+    dice = 1.0 - (2.0 * inter + 1.0) / (prob.sum() + target.sum() + 1.0)
+    return bce + dice
+
+
+def _lr(config: TrainConfig, epoch: int) -> float:
+    """Cosine decay from ``lr`` with one warm-up epoch; stateless, so resuming is exact."""
+    if epoch == 0:
+        return config.lr * 0.3
+    return config.lr * 0.5 * (1 + math.cos(math.pi * epoch / max(1, config.epochs)))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint written by this module (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"checkpoint {path} does not exist. Fix: train first "
+                          "(edge-sdk-export train ...) or pass the run's best.pt")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, TrainConfig]:
+    """Rebuild the net of a ``best.pt``/``last.pt`` (no pretrained download or load)."""
+    ckpt = load_checkpoint(path)
+    config = TrainConfig(**ckpt["config"])
+    model = build_model(config.role, config.arch, pretrained=False)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), config
+
+
+@torch.no_grad()
+def predict_probability(model: nn.Module, frames: list[Frame], spec: InputSpec,
+                        batch_size: int = 8) -> list[np.ndarray]:
+    """Full-resolution lesion probability maps, resized as the runtime resizes them."""
+    data = SegmentationData(frames, spec)
+    maps = []
+    for idx in batches(len(data), batch_size, None):
+        x, _ = data.batch(idx, None)
+        prob = torch.sigmoid(model(torch.from_numpy(x))).numpy()[:, 0]
+        for i, p in zip(idx, prob):
+            h, w = frames[int(i)].image.shape
+            maps.append(cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR))
+    return maps
+
+
+def segmentation_val(model: nn.Module, frames: list[Frame], spec: InputSpec,
+                     params: PipelineParams) -> dict[str, float]:
+    """Mean Dice over val lesion frames at original resolution (as ``edge-sdk eval``)."""
+    maps = predict_probability(model, frames, spec)
+    dices = [dice_iou((p >= params.segmentation_threshold).astype(np.uint8), f.mask)[0]
+             for f, p in zip(frames, maps) if f.sample.label != "normal"]
+    return {"dice": float(np.mean(dices)) if dices else 0.0}
+
+
+@torch.no_grad()
+def classification_val(model: nn.Module, data: CropData) -> dict[str, float]:
+    """AUC of the malignancy logit over the val crops."""
+    scores = []
+    for idx in batches(len(data), 32, None):
+        x, _ = data.batch(idx, None)
+        scores.extend(model(torch.from_numpy(x))[:, 0].tolist())
+    targets = data.targets.astype(int).tolist()
+    auc = roc_auc(targets, scores) if 0 < sum(targets) < len(targets) else 0.5
+    return {"auc": float(auc)}
+
+
+def _progress(total: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", mininterval=5.0, dynamic_ncols=True)
+
+
+def _fit(config: TrainConfig, model: nn.Module, train: SegmentationData | CropData,
+         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+         validate: Callable[[nn.Module], dict[str, float]], metric: str,
+         resume: bool) -> dict[str, Any]:
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    start, history, best, best_epoch = 0, [], -math.inf, -1
+    last = out / "last.pt"
+    if resume and last.is_file():
+        ckpt = load_checkpoint(last)
+        if ckpt["config"] != dataclasses.asdict(config):
+            raise ExportError(f"resume: {last} was written with another config "
+                              f"({ckpt['config']}); use a fresh --out or the same options")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start, history = ckpt["epoch"] + 1, ckpt["history"]
+        best, best_epoch = ckpt["best"], ckpt["best_epoch"]
+        print(f"resumed from {last} at epoch {start} (best {metric} {best:.4f} @ {best_epoch})")
+    for epoch in range(start, config.epochs):
+        if epoch - best_epoch > config.patience and best_epoch >= 0:
+            print(f"early stop: no val {metric} gain for {config.patience} epochs")
+            break
+        t0 = time.time()
+        rng = np.random.default_rng([config.seed, epoch])
+        torch.manual_seed(config.seed * 1000 + epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = _lr(config, epoch)
+        model.train()
+        losses = []
+        bar = _progress(len(train), f"{config.role} {config.arch} epoch {epoch}")
+        for idx in batches(len(train), config.batch_size, rng):
+            if len(idx) < 2:  # BatchNorm needs 2+ samples
+                continue
+            x, y = train.batch(idx, rng)
+            loss = loss_fn(model(torch.from_numpy(x)), torch.from_numpy(y))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            bar.update(len(idx))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        bar.close()
+        model.eval()
+        scores = validate(model)
+        record = {"epoch": epoch, "loss": float(np.mean(losses)), **scores,
+                  "lr": _lr(config, epoch), "seconds": round(time.time() - t0, 1)}
+        history.append(record)
+        improved = scores[metric] > best
+        if improved:
+            best, best_epoch = scores[metric], epoch
+            torch.save({"model": model.state_dict(), "config": dataclasses.asdict(config),
+                        "epoch": epoch, "val": scores}, out / "best.pt")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "config": dataclasses.asdict(config), "epoch": epoch, "history": history,
+                    "best": best, "best_epoch": best_epoch}, last)
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+        print(f"epoch {epoch}: loss {record['loss']:.4f} val {metric} {scores[metric]:.4f} "
+              f"{'*best*' if improved else ''} ({record['seconds']} s)", flush=True)
+    return {"best": best, "best_epoch": best_epoch, "history": history,
+            "best_path": str(out / "best.pt")}
+
+
+def _setup(config: TrainConfig) -> None:
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+
+
+def train_segmenter(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train a registered segmenter with Dice+BCE; select the epoch by val Dice."""
+    _setup(config)
+    spec, params = config.input_spec(), PipelineParams()
+    limit = config.limit or None
+    train = SegmentationData(load_frames(config.data, "train", limit), spec,
+                             AugmentConfig() if config.augment else None)
+    val_frames = load_frames(config.data, "val", limit)
+    model = build_model("segmenter", config.arch, config.pretrained)
+    print(f"segmenter {config.arch}: {len(train)} train / {len(val_frames)} val frames, "
+          f"input {spec.shape}, split sha256 {split_digest(config.data)[:12]}")
+    return _fit(config, model, train, dice_bce_loss,
+                lambda m: segmentation_val(m, val_frames, spec, params), "dice", resume)
+
+
+def classifier_crops(config: TrainConfig, frames: list[Frame], params: PipelineParams
+                     ) -> list:
+    """Ground-truth crops, plus the segmenter's predicted crops when a segmenter is given."""
+    crops = gt_crops(frames, params)
+    if config.segmenter:
+        segmenter, seg_config = model_from_checkpoint(config.segmenter)
+        maps = predict_probability(segmenter, frames, seg_config.input_spec())
+        crops += predicted_crops(frames, maps, params)
+    return crops
+
+
+def train_classifier(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Train a registered classifier on runtime-made crops; select the epoch by val AUC.
+
+    Class balance: the BCE's positive weight is #benign / #malignant crops of the train split.
+    """
+    _setup(config)
+    spec, params = config.input_spec(), PipelineParams()
+    limit = config.limit or None
+    train_frames = load_frames(config.data, "train", limit)
+    val_frames = load_frames(config.data, "val", limit)
+    train = CropData(train_frames, classifier_crops(config, train_frames, params), spec, params,
+                     AugmentConfig() if config.augment else None)
+    val = CropData(val_frames, classifier_crops(config, val_frames, params), spec, params)
+    positives = float(train.targets.sum())
+    pos_weight = torch.tensor([(len(train) - positives) / max(1.0, positives)])
+    print(f"classifier {config.arch}: {len(train)} train crops ({int(positives)} malignant), "
+          f"{len(val)} val crops, input {spec.shape}, pos_weight {float(pos_weight):.2f}")
+    model = build_model("classifier", config.arch, config.pretrained)
+
+    def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return nn.functional.binary_cross_entropy_with_logits(logits, target,
+                                                              pos_weight=pos_weight)
+
+    return _fit(config, model, train, loss_fn, lambda m: classification_val(m, val), "auc",
+                resume)

@@ -1,0 +1,66 @@
+"""Checkpoints → gated bundle → the runtime's loader and pipeline (the full toolchain, tiny)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from edge_sdk.bundle import load_bundle  # noqa: E402
+from edge_sdk.pipeline import Pipeline  # noqa: E402
+from edge_sdk.testing import synthetic_frame  # noqa: E402
+from export.build import BuildOptions, build_bundle  # noqa: E402
+from export.cli import main  # noqa: E402
+from export.errors import GateError  # noqa: E402
+
+
+def _options(tmp_path: Path, data: Path, target: str, **kw) -> BuildOptions:
+    return BuildOptions(target=target, out=tmp_path / target, work=tmp_path / f"{target}.work",
+                        data=data, min_calibration=1, latency_runs=3, **kw)
+
+
+def test_int8_cpu_bundle_round_trip(tiny_checkpoints, synthetic_busi: Path, tmp_path: Path) -> None:
+    seg, cls = tiny_checkpoints
+    bundle = build_bundle(seg, cls, _options(tmp_path, synthetic_busi, "int8-cpu",
+                                             max_drop=1.0, segmenter_variant="int8-qdq"))
+    loaded = load_bundle(bundle.root)
+    manifest = loaded.manifest
+    assert manifest.segmenter.precision == "int8"
+    assert manifest.classifier.precision in ("fp32", "int8")
+    assert manifest.segmenter.input.shape == (1, 1, 64, 64)
+    assert manifest.classifier.input.shape == (-1, 1, 32, 32)
+    prov = manifest.provenance
+    for key in ("git_commit", "split_sha256", "tools", "training", "gate", "metrics", "date"):
+        assert key in prov, key
+    assert prov["gate"]["passed"] and set(prov["gate"]["metrics"]) == {"dice", "auc"}
+    latency = prov["conversion"]["classifier"]["candidates_latency_ms"]
+    assert set(latency) == {"fp32", "int8-qdq", "int8-qop"}
+    with Pipeline(loaded) as pipeline:
+        result = pipeline.process(synthetic_frame(120, 160, ((80, 60, 20, 15),)))
+    assert result.mask.shape == (120, 160)
+    json.dumps(prov)  # JSON-ready
+
+
+def test_failed_gate_exits_non_zero_and_is_recorded(tiny_checkpoints, synthetic_busi: Path,
+                                                    tmp_path: Path) -> None:
+    seg, cls = tiny_checkpoints
+    with pytest.raises(GateError, match="dropped by"):
+        build_bundle(seg, cls, _options(tmp_path, synthetic_busi, "fp16", max_drop=-1.0))
+    manifest = json.loads((tmp_path / "fp16" / "manifest.json").read_text())
+    assert manifest["provenance"]["gate"]["passed"] is False
+    assert manifest["models"]["segmenter"]["precision"] == "fp16"
+    out = tmp_path / "cli"
+    code = main(["bundle", "--segmenter", str(seg), "--classifier", str(cls), "--target", "fp32",
+                 "--out", str(out), "--data", str(synthetic_busi), "--max-drop", "-1",
+                 "--calibration-frames", "1"])
+    assert code == 3
+
+
+def test_make_default_refuses_ungated_bundle(tiny_bundle_dir: Path, tmp_path: Path,
+                                             capsys) -> None:
+    assert main(["make-default", str(tiny_bundle_dir), "--dest", str(tmp_path / "d")]) == 1
+    assert "no passed accuracy gate" in capsys.readouterr().err
