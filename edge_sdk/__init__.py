@@ -14,6 +14,8 @@ from edge_sdk.errors import (
     EdgeSDKError,
     FrameError,
     MissingDependencyError,
+    SourceDisconnected,
+    SourceError,
 )
 from edge_sdk.manifest import (
     SCHEMA_VERSION,
@@ -23,14 +25,19 @@ from edge_sdk.manifest import (
     OutputSpec,
     PipelineParams,
 )
+from edge_sdk.imaging_region import ImagingRegion, detect_imaging_region
 from edge_sdk.pipeline import Pipeline
 from edge_sdk.results import STAGES, FrameResult, Lesion, ResultError, StageLatency
+from edge_sdk.sources import SOURCES, Frame, FrameSource, PushSource, source_from_uri
+from edge_sdk.streaming import StreamResult, StreamRunner, StreamStats
+from edge_sdk.tracking import TemporalSmoother
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BACKENDS",
     "SCHEMA_VERSION",
+    "SOURCES",
     "STAGES",
     "Backend",
     "BackendError",
@@ -39,8 +46,11 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "EdgeSDKError",
+    "Frame",
     "FrameError",
     "FrameResult",
+    "FrameSource",
+    "ImagingRegion",
     "InputSpec",
     "Lesion",
     "Manifest",
@@ -50,12 +60,21 @@ __all__ = [
     "OutputSpec",
     "Pipeline",
     "PipelineParams",
+    "PushSource",
     "ResultError",
+    "SourceDisconnected",
+    "SourceError",
     "StageLatency",
+    "StreamResult",
+    "StreamRunner",
+    "StreamStats",
+    "TemporalSmoother",
     "TensorSpec",
     "__version__",
+    "detect_imaging_region",
     "file_sha256",
     "load_backend",
     "load_bundle",
+    "source_from_uri",
     "write_bundle_manifest",
 ]

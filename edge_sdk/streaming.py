@@ -14,7 +14,8 @@ hand-off, under ``block`` nothing is ever dropped and the source waits.
 
 Accounting (see :class:`StreamStats`): every captured frame ends as exactly one of processed,
 failed, dropped in the runtime, or discarded at stop. Frames a device produced but never
-delivered are counted by the source (``dropped_at_source``).
+delivered are counted by the source (``dropped_at_source``), reads that failed (an unreadable
+file, a lost connection) as ``source_errors``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 POLICIES = ("latest", "queue(N)", "block")
 _END = object()  # end-of-stream marker passed down the stages
 _POLL_S = 0.05  # every blocking wait wakes this often to notice stop(): shutdown well under 1 s
+_MAX_SOURCE_ERRORS = 100  # a source failing this often in a row is broken, not unlucky
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,9 @@ class StreamStats:
     captured: int = 0
     processed: int = 0
     failed: int = 0
+    """Captured frames the pipeline could not process (bad pixels, a region that does not fit)."""
+    source_errors: int = 0
+    """Reads that failed at the source (an unreadable file, a lost device): not captured."""
     dropped_at_source: int = 0
     dropped_in_runtime: int = 0
     discarded_at_stop: int = 0
@@ -173,6 +178,11 @@ class StreamStats:
         return float(np.percentile(self.latencies_ms, 50)) if self.latencies_ms else float("nan")
 
     @property
+    def failures(self) -> int:
+        """Failed frames plus failed source reads: what makes ``edge-sdk run`` exit with 1."""
+        return self.failed + self.source_errors
+
+    @property
     def dropped(self) -> int:
         return self.dropped_at_source + self.dropped_in_runtime
 
@@ -180,7 +190,7 @@ class StreamStats:
         """One line for a terminal, e.g. ``29.9 fps | latency p50 8.1 ms | ...``."""
         line = (f"{self.fps:5.1f} fps | latency p50 {self.latency_p50_ms:6.1f} ms | captured "
                 f"{self.captured} processed {self.processed} dropped {self.dropped} (source "
-                f"{self.dropped_at_source}, runtime {self.dropped_in_runtime}) failed {self.failed}")
+                f"{self.dropped_at_source}, runtime {self.dropped_in_runtime}) failed {self.failures}")
         if self.reconnects:
             line += f" reconnects {self.reconnects}"
         if self.stalled:
@@ -191,6 +201,7 @@ class StreamStats:
         """The counters and rates as a JSON-ready dict."""
         return {
             "captured": self.captured, "processed": self.processed, "failed": self.failed,
+            "source_errors": self.source_errors,
             "dropped_at_source": self.dropped_at_source,
             "dropped_in_runtime": self.dropped_in_runtime,
             "discarded_at_stop": self.discarded_at_stop, "reconnects": self.reconnects,
@@ -344,9 +355,9 @@ class StreamRunner:
             raise error
 
     # ---- threads ----------------------------------------------------------------------------
-    def _fail(self, where: str, exc: BaseException) -> None:
+    def _fail(self, where: str, exc: BaseException, count: str = "failed") -> None:
         with self._lock:
-            self.stats.failed += 1
+            setattr(self.stats, count, getattr(self.stats, count) + 1)
             self.stats.errors.append(f"{where}: {exc}")
         logger.warning("streaming: %s failed: %s", where, exc)
 
@@ -366,6 +377,7 @@ class StreamRunner:
         return False
 
     def _capture_loop(self) -> None:
+        consecutive_errors = 0
         try:
             while not self._stop.is_set():
                 if self.max_frames is not None and self.stats.captured >= self.max_frames:
@@ -382,15 +394,19 @@ class StreamRunner:
                     break
                 except SourceDisconnected as exc:
                     if not self.reconnect:
-                        self._fail("source", exc)
+                        self._fail("source", exc, "source_errors")
                         break
                     self._reconnect(exc)
                     continue
                 except SourceError as exc:
-                    self._fail("source", exc)
-                    if not self.source.live:
+                    self._fail("source", exc, "source_errors")
+                    consecutive_errors += 1
+                    if consecutive_errors >= _MAX_SOURCE_ERRORS:
+                        logger.error("streaming: %s failed %d times in a row; giving up",
+                                     self.source.describe(), consecutive_errors)
                         break
                     continue
+                consecutive_errors = 0
                 self._last_frame = time.monotonic()
                 with self._lock:
                     self.stats.stalled = False

@@ -226,7 +226,8 @@ def test_a_lost_source_without_reconnect_ends_the_stream_with_an_error_counted(p
     with StreamRunner(pipeline, FlakyCamera(), reconnect=False) as runner:
         items = list(runner)
     assert len(items) + runner.stats.dropped_in_runtime == 3
-    assert runner.stats.failed == 1 and "unplugged" in runner.stats.errors[0]
+    assert runner.stats.source_errors == 1 and "unplugged" in runner.stats.errors[0]
+    assert accounted(runner.stats)
 
 
 def test_frame_size_change_re_derives_the_imaging_region(pipeline):
@@ -273,3 +274,82 @@ def test_an_unexpected_error_in_a_stage_reaches_the_consumer(pipeline):
 def test_pipeline_stream_accepts_a_uri(pipeline):
     with pipeline.stream("synthetic://?fps=0&frames=2&size=96x64") as runner:
         assert [item.frame_index for item in runner] == [0, 1]
+
+
+# ---- the edge-sdk run command over sources (subprocesses, like a user) ---------------------------
+def edge_sdk(*args: str, timeout: float = 120):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "edge_sdk", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_cli_synthetic_records_only_the_imaging_area(tiny_bundle_dir, tmp_path):
+    import json
+
+    import cv2
+
+    video, jsonl = tmp_path / "out.mp4", tmp_path / "r.jsonl"
+    out = edge_sdk("run", "--source", "synthetic://?fps=0&frames=12&size=320x240",
+                   "--bundle", str(tiny_bundle_dir), "--save", str(video), "--jsonl", str(jsonl))
+    assert out.returncode == 0, out.stderr
+    assert "processed 12 frame(s), failed 0" in out.stderr
+    assert " fps | latency p50 " in out.stderr  # the progress line
+    summary = json.loads(out.stderr.split("summary: ", 1)[1].splitlines()[0])
+    assert summary["captured"] == 12 and summary["dropped_in_runtime"] == 0
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    x0, y0, x1, y1 = rows[0]["imaging_region"]
+    assert rows[0]["frame_hw"] == [y1 - y0, x1 - x0]
+    capture = cv2.VideoCapture(str(video))
+    ok, first = capture.read()
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    assert ok and count == 12
+    # the recording is the imaging area's size (mp4v rounds odd sides down): the text is cut off
+    assert abs(first.shape[0] - (y1 - y0)) <= 1 and abs(first.shape[1] - (x1 - x0)) <= 1
+    assert first.shape[0] < 240 * 0.9 and first.shape[1] < 320 * 0.9
+    from edge_sdk.imaging_region import detect_imaging_region
+
+    sim = ProbeSimulator((320, 240))
+    region = detect_imaging_region(sim.render(0)[0])
+    assert region.box == (x0, y0, x1, y1) and region.apply(sim.ui).max() == 0
+
+
+def test_cli_dicom_cine_reports_physical_spacing(tiny_bundle_dir, tmp_path):
+    import json
+
+    pytest.importorskip("pydicom")
+    from tests.sources.dicom_files import write_cine
+
+    path, sim = write_cine(tmp_path / "cine.dcm", frames=3, size=(320, 240))
+    jsonl = tmp_path / "r.jsonl"
+    out = edge_sdk("run", "--source", f"dicom:{path}", "--bundle", str(tiny_bundle_dir),
+                   "--jsonl", str(jsonl))
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert len(rows) == 3
+    assert all(r["spacing_mm"] == pytest.approx([0.2, 0.1]) for r in rows)
+    assert all(r["imaging_region"] == list(sim.region_box) for r in rows)
+
+
+def test_cli_ctrl_c_stops_with_a_summary(tiny_bundle_dir):
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "edge_sdk", "run", "--source",
+                                "synthetic://?fps=30&size=320x240", "--bundle",
+                                str(tiny_bundle_dir)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        line = ""
+        while " fps | " not in line and time.monotonic() < deadline:
+            line = process.stderr.readline()
+        process.send_signal(signal.SIGINT)
+        rest = process.communicate(timeout=20)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "summary: " in rest and "interrupted" in rest

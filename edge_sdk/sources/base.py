@@ -104,6 +104,9 @@ class FrameSource:
     """Live sources default to the ``latest`` hand-off policy (files to ``block``)."""
     reconnectable: bool = False
     """Whether closing and reopening may bring a lost device back (capture cards, networks)."""
+    default_region: str | None = None
+    """The imaging-region setting ``edge-sdk run`` uses unless told: ``"auto"`` for screen
+    captures, which carry burned-in patient text, ``"source"`` where the file says (DICOM)."""
 
     def __init__(self, fps: float | None = None) -> None:
         if fps is not None and not (np.isfinite(fps) and fps >= 0):

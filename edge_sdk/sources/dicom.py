@@ -74,6 +74,7 @@ class DicomCineSource(FrameSource):
     """
 
     kind = "dicom"
+    default_region = "source"
     PARAMS = {"pace": "1 to deliver at the file's frame rate", "fps": "deliver at this rate"}
 
     def __init__(self, path: str | Path, pace: bool = False, fps: float | None = None) -> None:

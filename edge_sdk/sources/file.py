@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,6 @@ from edge_sdk.errors import SourceError
 from edge_sdk.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, read_image_file
 from edge_sdk.sources.base import EndOfStream, FrameSource, RawFrame
 from edge_sdk.sources.uri import check_params, parse_bool, parse_number
-
-logger = logging.getLogger(__name__)
 
 
 class VideoFileSource(FrameSource):
@@ -53,7 +50,7 @@ class VideoFileSource(FrameSource):
 
     def _open(self) -> None:
         if not self.path.is_file():
-            raise SourceError(f"{self.describe()}: no such file; expected a video "
+            raise SourceError(f"{self.describe()}: the file does not exist; expected a video "
                               f"({', '.join(VIDEO_SUFFIXES)}). Fix: check the path")
         capture = self._make_capture()
         if not capture.isOpened():
@@ -88,7 +85,8 @@ class ImageFolderSource(FrameSource):
         fps: Deliver at this rate; ``None`` delivers as fast as they load.
         split: Dataset split to read (dataset layout only).
 
-    An unreadable file is skipped, logged and counted in :attr:`dropped_at_source`.
+    An unreadable file makes that :meth:`read` raise :class:`SourceError` naming it; the next
+    read goes on with the following file (the runtime counts it as a failed frame).
     """
 
     kind = "images"
@@ -117,7 +115,7 @@ class ImageFolderSource(FrameSource):
         if path.is_file():
             return [path]
         if not path.is_dir():
-            raise SourceError(f"{self.describe()}: no such file or folder; expected an image, a "
+            raise SourceError(f"{self.describe()}: the path does not exist; expected an image, a "
                               "folder of images or a dataset folder")
         if (path / "labels.csv").is_file() and (path / "images").is_dir():
             from edge_sdk.dataset import load_samples
@@ -136,13 +134,13 @@ class ImageFolderSource(FrameSource):
         self._next = 0
 
     def _read(self, timeout: float | None) -> RawFrame | None:
-        while self._next < len(self.paths):
-            path = self.paths[self._next]
-            self._next += 1
-            pixels = read_image_file(path)
-            if pixels is not None and pixels.dtype.name == "uint8":
-                return RawFrame(pixels, info={"name": path.name})
+        if self._next >= len(self.paths):
+            raise EndOfStream
+        path = self.paths[self._next]
+        self._next += 1
+        pixels = read_image_file(path)
+        if pixels is None or pixels.dtype.name != "uint8":
             self.unreadable.append(path)
-            self.dropped_at_source += 1
-            logger.warning("images source: skipped %s: not a readable 8-bit image", path)
-        raise EndOfStream
+            raise SourceError(f"cannot read {path}: expected an 8-bit image "
+                              f"({', '.join(IMAGE_SUFFIXES)})")
+        return RawFrame(pixels, info={"name": path.name})

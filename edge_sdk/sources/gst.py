@@ -66,6 +66,7 @@ class GstSource(FrameSource):
     """
 
     kind = "gst"
+    default_region = "auto"
     live = True
     reconnectable = True
     PARAMS: dict[str, str] = {}

@@ -182,6 +182,7 @@ class IgtlSource(FrameSource):
     """
 
     kind = "igtl"
+    default_region = "auto"
     live = True
     reconnectable = True
     PARAMS = {"device": "only IMAGE messages of this device name (default: any)",

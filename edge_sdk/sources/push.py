@@ -35,6 +35,7 @@ class PushSource(FrameSource):
     """
 
     kind = "push"
+    default_region = "auto"
     live = True
     PARAMS = {"capacity": "frames kept until read (default 2)"}
 

@@ -106,7 +106,8 @@ class ProbeSimulator:
     # ---- geometry -------------------------------------------------------------------------
     def _geometry(self) -> None:
         width, height = self.size
-        top, bottom = round(0.12 * height), round(0.97 * height)
+        line = max(10, round(height * 0.045))  # text line height of the UI (see _draw_ui)
+        top, bottom = max(round(0.12 * height), 2 * line + 8), round(0.9 * height)
         ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
         if self.probe == "linear":
             left, right = round(0.16 * width), round(0.84 * width)
@@ -132,11 +133,12 @@ class ProbeSimulator:
         width, height = self.size
         ui = np.zeros((height, width), np.uint8)
         scale = max(0.3, height / 1200)
-        line = max(10, round(height * 0.045))
+        line = max(10, round(height * 0.045))  # as in _geometry
         font = cv2.FONT_HERSHEY_SIMPLEX
         cv2.putText(ui, "DOE^JANE  ID 0012345", (6, line), font, scale, 255, 1, cv2.LINE_AA)
         cv2.putText(ui, "EDGE-SIM L12-5 12MHz", (6, 2 * line), font, scale, 255, 1, cv2.LINE_AA)
-        cv2.putText(ui, "GAIN 52 DR 60", (6, height - 6), font, scale, 255, 1, cv2.LINE_AA)
+        if height >= 200:  # below that the line would touch the imaging area
+            cv2.putText(ui, "GAIN 52 DR 60", (6, height - 4), font, scale, 255, 1, cv2.LINE_AA)
         x0, y0, x1, y1 = self.region_box
         bar_x = min(width - 4, x1 + max(6, (width - x1) // 2))
         cv2.line(ui, (bar_x, y0), (bar_x, y1 - 1), 255, 1)
@@ -216,6 +218,7 @@ class SyntheticSource(FrameSource):
     """
 
     kind = "synthetic"
+    default_region = "auto"
     PARAMS = {"fps": "frames per second, 0 = as fast as possible (default 30)",
               "size": "WIDTHxHEIGHT (default 800x600)", "seed": "integer (default 0)",
               "lesions": "0 to 3 (default 2)", "probe": "convex or linear (default convex)",
@@ -228,7 +231,7 @@ class SyntheticSource(FrameSource):
         self.live = self.fps is not None
         self.frames = frames
         self.simulator = ProbeSimulator(clock_fps=self.fps or 30.0, **simulator)
-        self._start = 0.0
+        self._start: float | None = None
         self._next = 0
 
     @classmethod
@@ -258,7 +261,7 @@ class SyntheticSource(FrameSource):
         return f"synthetic source ({width}x{height}, {self.simulator.probe}, {pace})"
 
     def _open(self) -> None:
-        self._start = time.monotonic()
+        self._start = None  # the probe's clock starts with the first read, not at open
         self._next = 0
 
     def _read(self, timeout: float | None) -> RawFrame | None:
@@ -267,6 +270,8 @@ class SyntheticSource(FrameSource):
         index = self._next
         device_time = None
         if self.fps:
+            if self._start is None:
+                self._start = time.monotonic()
             due = self._start + index / self.fps
             now = time.monotonic()
             if now < due:

@@ -58,6 +58,12 @@ def _kind_of_path(path: Path) -> str:
     from edge_sdk.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     suffix = path.suffix.lower()
+    known = IMAGE_SUFFIXES + VIDEO_SUFFIXES + (".dcm", ".dicom")
+    if not path.exists() and suffix not in known:
+        raise SourceError(
+            f"the source {str(path)!r} does not exist; expected an existing folder, image, video "
+            "or .dcm file, or a URI such as: " + ", ".join(EXAMPLES)
+        )
     if path.is_dir() or suffix in IMAGE_SUFFIXES:
         return "images"
     if suffix in (".dcm", ".dicom"):

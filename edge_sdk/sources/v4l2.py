@@ -38,6 +38,7 @@ class V4l2Source(FrameSource):
     """
 
     kind = "v4l2"
+    default_region = "auto"
     live = True
     reconnectable = True
     PARAMS = {"fourcc": f"pixel format, one of {FOURCCS}", "size": "WIDTHxHEIGHT",

@@ -63,23 +63,26 @@ def test_pacing_to_the_file_rate_spaces_frames(tmp_path):
     assert stamps[-1] - stamps[0] >= 0.75 * 4 / 50.0
 
 
-def test_unreadable_images_are_skipped_and_counted(tmp_path):
+def test_an_unreadable_image_is_an_error_naming_it_and_reading_goes_on(tmp_path):
     folder = write_images(tmp_path / "frames", count=3)
     (folder / "f01.png").write_bytes(b"not a png")
     with ImageFolderSource(folder) as source:
-        frames = list(source)
-    assert len(frames) == 2 and source.dropped_at_source == 1
-    assert [f.info["name"] for f in frames] == ["f00.png", "f02.png"]
+        first = source.read()
+        with pytest.raises(SourceError, match="cannot read .*f01.png"):
+            source.read()
+        last = source.read()
+    assert [first.info["name"], last.info["name"]] == ["f00.png", "f02.png"]
+    assert source.unreadable == [folder / "f01.png"]
 
 
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: VideoFileSource(p / "missing.mp4"), "no such file"),
+        (lambda p: VideoFileSource(p / "missing.mp4"), "does not exist"),
         (lambda p: VideoFileSource((p / "bad.mp4").write_bytes(b"xx") and p / "bad.mp4"),
          "OpenCV cannot decode it"),
         (lambda p: ImageFolderSource(p), "holds no images"),
-        (lambda p: ImageFolderSource(p / "nowhere"), "no such file or folder"),
+        (lambda p: ImageFolderSource(p / "nowhere"), "does not exist"),
     ],
 )
 def test_bad_files_are_clear_errors(tmp_path, make, message):

@@ -29,6 +29,9 @@ def test_parse_uri_table(text, scheme, target, params):
 
 def test_plain_paths_pick_a_kind_by_type(tmp_path):
     (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(SourceError, match="neither a known URI nor a path of a known type"):
+        parse_uri(str(tmp_path / "notes.txt"))
     assert parse_uri(str(tmp_path)).scheme == "images"
     assert parse_uri(str(tmp_path / "a.png")).scheme == "images"
     assert parse_uri("scan.mp4").scheme == "file"
@@ -39,7 +42,8 @@ def test_plain_paths_pick_a_kind_by_type(tmp_path):
     ("text", "message"),
     [
         ("webcam:0", r"unknown source scheme 'webcam'.*accepted schemes: \['dicom'"),
-        ("notes.txt", "neither a known URI nor a path of a known type"),
+        ("notes.txt", "does not exist; expected an existing folder"),
+        ("/nonexistent", "does not exist"),
         ("", "the source is empty"),
         ("file:x.mp4?pace", "bad parameter 'pace'"),
         ("images:x?colour=1", r"unknown parameter\(s\) \['colour'\]; accepted: fps"),
@@ -56,3 +60,15 @@ def test_registry_is_a_plain_dict_of_classes_with_from_uri():
         assert cls.kind == kind
         assert callable(getattr(cls, "from_uri"))
         assert isinstance(getattr(cls, "PARAMS"), dict)
+
+
+def test_sources_import_their_optional_libraries_only_when_opened():
+    import subprocess
+    import sys
+
+    code = ("import sys, edge_sdk, edge_sdk.sources, edge_sdk.streaming, edge_sdk.igtl_output, "
+            "edge_sdk.tracking, edge_sdk.cli; from edge_sdk.sources import source_from_uri; "
+            "source_from_uri('igtl://127.0.0.1:1'); source_from_uri('dicom:x.dcm'); "
+            "print([m for m in ('pydicom', 'pyigtl', 'gi') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
