@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge_sdk.backends import Backend, load_backend
+from edge_sdk.backends import Backend, backend_for_bundle, choose_backend
 from edge_sdk.bundle import Bundle, load_bundle
 from edge_sdk.errors import BundleError
 from edge_sdk.manifest import ModelSpec, PipelineParams
@@ -92,11 +92,13 @@ class Pipeline:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         manifest = self.bundle.manifest
         self.params = params or manifest.pipeline
-        self.backend_kind = backend
-        options = dict(backend_options or {})
         self._frames = 0
-        self.segmenter = load_backend(backend, self.bundle.model_path("segmenter"), **options)
-        self.classifier = load_backend(backend, self.bundle.model_path("classifier"), **options)
+        # "auto" resolves to a kind plus options (e.g. ORT providers); explicit options win
+        self.backend_choice = choose_backend(backend)
+        self.backend_kind = self.backend_choice.kind
+        options = {**self.backend_choice.options, **dict(backend_options or {})}
+        self.segmenter = backend_for_bundle(self.backend_kind, self.bundle, "segmenter", **options)
+        self.classifier = backend_for_bundle(self.backend_kind, self.bundle, "classifier", **options)
         try:
             for net, spec in ((self.segmenter, manifest.segmenter),
                               (self.classifier, manifest.classifier)):

@@ -5,29 +5,55 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edge_sdk.backends.auto import BackendChoice, choose_backend
 from edge_sdk.backends.base import Backend, TensorSpec
 from edge_sdk.backends.onnxruntime_backend import OnnxRuntimeBackend
+from edge_sdk.backends.tensorrt_backend import TensorRTBackend
+from edge_sdk.backends.torch_backend import TorchBackend
 from edge_sdk.errors import ConfigError
 
 BACKENDS: dict[str, type[Backend]] = {
     "onnxruntime": OnnxRuntimeBackend,
+    "tensorrt": TensorRTBackend,
+    "torch": TorchBackend,
 }
-"""Backend kind → class. Frameworks are imported when a backend activates, not here."""
+"""Backend kind → class. Frameworks are imported when a backend activates, not here.
+``"auto"`` is accepted wherever a kind is (see :func:`choose_backend`)."""
+
+
+def _lookup(kind: str) -> type[Backend]:
+    try:
+        return BACKENDS[kind]
+    except KeyError:
+        raise ConfigError(
+            f"unknown backend {kind!r}; known backends: {sorted(BACKENDS)} (or 'auto')"
+        ) from None
 
 
 def load_backend(kind: str, model_path: str | Path, **options: Any) -> Backend:
-    """Create (not yet activate) a backend of ``kind`` for ``model_path``.
+    """Create (not yet activate) a backend of ``kind`` for one model file.
 
     Raises:
         ConfigError: ``kind`` is unknown; the message lists the known kinds.
     """
-    try:
-        cls = BACKENDS[kind]
-    except KeyError:
-        raise ConfigError(
-            f"unknown backend {kind!r}; known backends: {sorted(BACKENDS)}"
-        ) from None
-    return cls(model_path, **options)
+    return _lookup(kind)(model_path, **options)  # type: ignore[call-arg]
 
 
-__all__ = ["BACKENDS", "Backend", "OnnxRuntimeBackend", "TensorSpec", "load_backend"]
+def backend_for_bundle(kind: str, bundle: Any, role: str, **options: Any) -> Backend:
+    """Create a backend of ``kind`` for the ``role`` net of a loaded bundle (the ONNX model, or
+    the artifact that kind runs: a TensorRT plan, a torch program)."""
+    return _lookup(kind).from_bundle(bundle, role, **options)
+
+
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendChoice",
+    "OnnxRuntimeBackend",
+    "TensorRTBackend",
+    "TensorSpec",
+    "TorchBackend",
+    "backend_for_bundle",
+    "choose_backend",
+    "load_backend",
+]

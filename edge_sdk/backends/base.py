@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -132,6 +133,12 @@ class Backend:
         self.last_latency_ms = (time.perf_counter_ns() - start) / 1e6
         self.calls += 1
         return outputs
+
+    @classmethod
+    def from_bundle(cls, bundle: Any, role: str, **options: Any) -> Backend:
+        """A backend for one net of a bundle. Backends that run another artifact than the ONNX
+        model (a TensorRT plan, a torch program) override this to find it."""
+        return cls(bundle.model_path(role), **options)  # type: ignore[call-arg]
 
     # ---- hooks for subclasses ---------------------------------------------------------------
     def _activate(self) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:

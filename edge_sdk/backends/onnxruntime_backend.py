@@ -129,6 +129,13 @@ class OnnxRuntimeBackend(Backend):
             raise BackendError(f"onnxruntime could not load {self.model_path}: {exc}") from exc
         self._session = session
         self.providers = list(session.get_providers())
+        dropped = [p for p in (self.requested_providers or []) if p not in self.providers]
+        if dropped:
+            # ORT quietly falls back to the CPU when e.g. the CUDA libraries do not load
+            raise BackendError(
+                f"onnxruntime: execution provider(s) {dropped} were requested but could not be "
+                f"enabled (active: {self.providers}); see ONNX Runtime's log above. Fix: install "
+                "the matching CUDA/cuDNN/TensorRT libraries, or request CPUExecutionProvider")
         inputs = tuple(
             TensorSpec(i.name, _shape(i.shape), _ORT_TYPES.get(i.type, np.dtype(object)))
             for i in session.get_inputs()

@@ -1,0 +1,62 @@
+"""``backend="auto"``: TensorRT, then ONNX Runtime's TensorRT/CUDA providers, then the CPU."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """The backend picked, its options, and why (shown by ``edge-sdk info``)."""
+
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+def _cuda_device() -> str | None:
+    """Name of CUDA device 0 through cuda-python, or None (no bindings, driver or device)."""
+    try:
+        from edge_sdk.cuda_runtime import device_properties
+
+        return str(device_properties(0)["name"])
+    except Exception:  # any failure means "no usable GPU" for this decision
+        return None
+
+
+def choose_backend(requested: str = "auto", ort_providers: list[str] | None = None,
+                   tensorrt_ok: bool | None = None, gpu: str | None = None) -> BackendChoice:
+    """Resolve ``requested``; only ``"auto"`` is decided here, any other kind passes through.
+
+    Args:
+        requested: A backend kind or ``"auto"``.
+        ort_providers: ONNX Runtime's available providers (default: asked from onnxruntime).
+        tensorrt_ok: Whether TensorRT imports (default: checked).
+        gpu: Name of the CUDA device, None without one (default: asked through cuda-python).
+
+    Example:
+        >>> choose_backend("auto", ["CPUExecutionProvider"], tensorrt_ok=False, gpu=None).kind
+        'onnxruntime'
+    """
+    if requested != "auto":
+        return BackendChoice(requested, {}, "asked for explicitly")
+    if tensorrt_ok is None:
+        tensorrt_ok = importlib.util.find_spec("tensorrt") is not None
+    if gpu is None and tensorrt_ok:
+        gpu = _cuda_device()
+    if tensorrt_ok and gpu:
+        return BackendChoice("tensorrt", {}, f"TensorRT is installed and a CUDA GPU ({gpu}) is present")
+    if ort_providers is None:
+        import onnxruntime
+
+        ort_providers = list(onnxruntime.get_available_providers())
+    why_not_trt = "TensorRT is not installed" if not tensorrt_ok else "no CUDA GPU was found"
+    for provider in ("TensorrtExecutionProvider", "CUDAExecutionProvider"):
+        if provider in ort_providers:
+            return BackendChoice(
+                "onnxruntime", {"providers": [provider, "CPUExecutionProvider"]},
+                f"{why_not_trt}; ONNX Runtime offers {provider}")
+    return BackendChoice("onnxruntime", {"providers": ["CPUExecutionProvider"]},
+                         f"{why_not_trt} and ONNX Runtime has no GPU provider: the CPU")
