@@ -96,7 +96,7 @@ def parse_region(text: str | None) -> str | ImagingRegion | None:
         values = ()
     if len(values) != 4:
         raise ConfigError(f"region {text!r} is not understood; expected one of {REGION_MODES}")
-    return ImagingRegion(values)  # type: ignore[arg-type]
+    return ImagingRegion((values[0], values[1], values[2], values[3]))
 
 
 def detect_imaging_region(frame: np.ndarray, min_area_fraction: float = 0.1) -> ImagingRegion:

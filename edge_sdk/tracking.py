@@ -105,12 +105,13 @@ class TemporalSmoother:
                 track.streak = 0
         matched = []
         for li, lesion in enumerate(lesions):
-            track = assigned.get(li)
-            if track is None:
+            found = assigned.get(li)
+            if found is None:
                 track = Track(self._next_id, lesion.bbox, lesion.malignancy)
                 self._next_id += 1
                 self.tracks.append(track)
             else:
+                track = found
                 track.box, track.missed = lesion.bbox, 0
                 track.streak += 1
                 track.malignancy += self.alpha * (lesion.malignancy - track.malignancy)

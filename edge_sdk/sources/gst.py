@@ -44,7 +44,7 @@ def pygobject_gstreamer() -> Any:
         gi = import_optional("gi", "sources", "The gst source without OpenCV GStreamer support")
         gi.require_version("Gst", "1.0")
         gi.require_version("GstApp", "1.0")
-        from gi.repository import Gst  # type: ignore[import-not-found]
+        from gi.repository import Gst
     except (MissingDependencyError, ValueError, ImportError) as exc:
         raise MissingDependencyError(
             "the gst source needs OpenCV built with GStreamer or PyGObject with GStreamer "

@@ -197,3 +197,25 @@ def test_output_to_nobody_counts_failures_and_does_not_raise(tiny_bundle_dir):
     output = IgtlOutput(f"127.0.0.1:{port}", retry_s=0.0)
     assert output.send(result) is False and output.send(result) is False
     assert output.failed == 2 and output.sent == 0
+
+
+def test_cli_igtl_source_with_results_back_over_the_same_link(server, tiny_bundle_dir):
+    import subprocess
+    import sys
+
+    port = port_of(server)
+    with Streamer(server, fps=30.0, count=6):
+        out = subprocess.run(
+            [sys.executable, "-m", "edge_sdk", "run", "--source",
+             f"igtl://127.0.0.1:{port}?device=Image", "--bundle", str(tiny_bundle_dir),
+             "--max-frames", "4", "--policy", "block", "--igtl-out", f"127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        summary = json.loads(out.stderr.split("summary: ", 1)[1].splitlines()[0])
+        assert summary["processed"] == 4 and summary["igtl_sent"] == 4
+        deadline = time.monotonic() + 5.0
+        names: set[str] = set()
+        while names != {"EdgeSDKLabel", "EdgeSDKResult"} and time.monotonic() < deadline:
+            names |= {m.device_name for m in server.get_latest_messages()}
+            time.sleep(0.02)
+    assert names == {"EdgeSDKLabel", "EdgeSDKResult"}

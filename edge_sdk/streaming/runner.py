@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -35,180 +32,16 @@ import numpy as np
 
 from edge_sdk.errors import ConfigError, EdgeSDKError, SourceDisconnected, SourceError
 from edge_sdk.imaging_region import ImagingRegion, RegionSelector, has_color_overlay
-from edge_sdk.results import FrameResult
 from edge_sdk.sources.base import EndOfStream, Frame, FrameSource, SourceTimeout
+from edge_sdk.streaming.handoff import END, POLL_S, Handoff, HandoffPolicy
+from edge_sdk.streaming.stats import StreamResult, StreamStats
 
 if TYPE_CHECKING:
     from edge_sdk.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
-POLICIES = ("latest", "queue(N)", "block")
-_END = object()  # end-of-stream marker passed down the stages
-_POLL_S = 0.05  # every blocking wait wakes this often to notice stop(): shutdown well under 1 s
 _MAX_SOURCE_ERRORS = 100  # a source failing this often in a row is broken, not unlucky
-
-
-@dataclass(frozen=True)
-class HandoffPolicy:
-    """How frames pass from the capture thread to processing.
-
-    Attributes:
-        kind: ``latest`` (keep the newest frame, drop and count older ones), ``queue`` (keep the
-            newest ``size``, drop the oldest) or ``block`` (lossless: the capture waits).
-        size: Frames held.
-
-    Example:
-        >>> HandoffPolicy.parse("queue(4)")
-        HandoffPolicy(kind='queue', size=4)
-    """
-
-    kind: str
-    size: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> HandoffPolicy:
-        """Parse ``latest``, ``block`` or ``queue(N)``; the error lists the accepted forms."""
-        lowered = text.strip().lower()
-        if lowered in ("latest", "block"):
-            return cls(lowered, 1 if lowered == "latest" else 2)
-        match = re.fullmatch(r"queue[(:]\s*(\d+)\s*\)?", lowered)
-        if match and int(match.group(1)) >= 1:
-            return cls("queue", int(match.group(1)))
-        raise ConfigError(f"hand-off policy {text!r} is not understood; expected one of "
-                          f"{list(POLICIES)} with N >= 1, e.g. queue(4)")
-
-
-class _Handoff:
-    """The buffer between the capture thread and processing; the runtime's only drop point."""
-
-    def __init__(self, policy: HandoffPolicy) -> None:
-        self.policy = policy
-        self._items: deque[Any] = deque()
-        self._cond = threading.Condition()
-        self.dropped = 0
-
-    def put(self, item: Any, stop: threading.Event) -> bool:
-        """Add an item; under ``block`` wait for room. False if stopped while waiting."""
-        with self._cond:
-            if self.policy.kind == "block":
-                while len(self._items) >= self.policy.size:
-                    if stop.is_set():
-                        return False
-                    self._cond.wait(_POLL_S)
-            elif len(self._items) >= self.policy.size and item is not _END:
-                self._items.popleft()
-                self.dropped += 1
-            self._items.append(item)
-            self._cond.notify_all()
-            return True
-
-    def get(self, timeout: float) -> Any:
-        """The oldest item, or ``None`` after ``timeout``."""
-        with self._cond:
-            if not self._items:
-                self._cond.wait(timeout)
-            if not self._items:
-                return None
-            item = self._items.popleft()
-            self._cond.notify_all()
-            return item
-
-    def drain(self) -> int:
-        """Discard what is held (at stop); return how many frames that was."""
-        with self._cond:
-            count = sum(1 for item in self._items if item is not _END)
-            self._items.clear()
-            self._cond.notify_all()
-            return count
-
-
-@dataclass(frozen=True)
-class StreamResult:
-    """One processed frame, as the runtime yields it.
-
-    Attributes:
-        image: The pixels that were processed: the imaging area only, never the burned-in text
-            around it. Draw overlays and record from this.
-        result: The pipeline's result (mask and boxes relative to ``image``).
-        frame_index: The source's sequence number (gaps: frames dropped before processing).
-        info: The source frame's extras (e.g. the simulator's ground truth).
-        latency_ms: From grab to result, queueing included.
-    """
-
-    image: np.ndarray
-    result: FrameResult
-    frame_index: int
-    info: dict[str, Any]
-    latency_ms: float
-
-
-@dataclass
-class StreamStats:
-    """Counters of a stream; read them at any time (they are updated as frames flow)."""
-
-    captured: int = 0
-    processed: int = 0
-    failed: int = 0
-    """Captured frames the pipeline could not process (bad pixels, a region that does not fit)."""
-    source_errors: int = 0
-    """Reads that failed at the source (an unreadable file, a lost device): not captured."""
-    dropped_at_source: int = 0
-    dropped_in_runtime: int = 0
-    discarded_at_stop: int = 0
-    reconnects: int = 0
-    stalls: int = 0
-    stalled: bool = False
-    started: float = field(default_factory=time.monotonic)
-    first_result: float | None = None
-    last_result: float | None = None
-    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=2000))
-    errors: deque[str] = field(default_factory=lambda: deque(maxlen=20))
-
-    @property
-    def fps(self) -> float:
-        """Processed frames per second: intervals between results over their span."""
-        if self.processed < 2 or self.first_result is None or self.last_result is None:
-            return 0.0
-        span = self.last_result - self.first_result
-        return (self.processed - 1) / span if span > 0 else 0.0
-
-    @property
-    def latency_p50_ms(self) -> float:
-        return float(np.percentile(self.latencies_ms, 50)) if self.latencies_ms else float("nan")
-
-    @property
-    def failures(self) -> int:
-        """Failed frames plus failed source reads: what makes ``edge-sdk run`` exit with 1."""
-        return self.failed + self.source_errors
-
-    @property
-    def dropped(self) -> int:
-        return self.dropped_at_source + self.dropped_in_runtime
-
-    def progress_line(self) -> str:
-        """One line for a terminal, e.g. ``29.9 fps | latency p50 8.1 ms | ...``."""
-        line = (f"{self.fps:5.1f} fps | latency p50 {self.latency_p50_ms:6.1f} ms | captured "
-                f"{self.captured} processed {self.processed} dropped {self.dropped} (source "
-                f"{self.dropped_at_source}, runtime {self.dropped_in_runtime}) failed {self.failures}")
-        if self.reconnects:
-            line += f" reconnects {self.reconnects}"
-        if self.stalled:
-            line += " | SOURCE STALLED"
-        return line
-
-    def summary(self) -> dict[str, Any]:
-        """The counters and rates as a JSON-ready dict."""
-        return {
-            "captured": self.captured, "processed": self.processed, "failed": self.failed,
-            "source_errors": self.source_errors,
-            "dropped_at_source": self.dropped_at_source,
-            "dropped_in_runtime": self.dropped_in_runtime,
-            "discarded_at_stop": self.discarded_at_stop, "reconnects": self.reconnects,
-            "stalls": self.stalls, "fps": round(self.fps, 3),
-            "latency_p50_ms": round(self.latency_p50_ms, 3) if self.latencies_ms else None,
-            "elapsed_s": round(time.monotonic() - self.started, 3),
-        }
 
 
 class StreamRunner:
@@ -278,10 +111,11 @@ class StreamRunner:
         self.stats = StreamStats()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._handoff = _Handoff(self.policy)
+        self._handoff = Handoff(self.policy)
         self._mid: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._out: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._threads: list[threading.Thread] = []
+        self._capture_thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._last_frame = time.monotonic()
         self._source_drops_before = 0
@@ -299,6 +133,8 @@ class StreamRunner:
                              ("classify", self._classify_loop), ("watchdog", self._watchdog)):
             thread = threading.Thread(target=target, name=f"edge-sdk-{name}", daemon=True)
             self._threads.append(thread)
+        self._capture_thread = self._threads[0]
+        for thread in self._threads:
             thread.start()
         return self
 
@@ -316,13 +152,13 @@ class StreamRunner:
                     item = self._mid.get_nowait()
                 except queue.Empty:
                     break
-                self.stats.discarded_at_stop += item is not _END
+                self.stats.discarded_at_stop += item is not END
             while True:
                 try:
                     item = self._out.get_nowait()
                 except queue.Empty:
                     break
-                self.stats.discarded_at_stop += item is not _END
+                self.stats.discarded_at_stop += item is not END
         if alive:  # a device read that ignores its timeout: do not close under its feet
             logger.warning("streaming: threads %s did not stop within %.1f s", alive, timeout)
         else:
@@ -340,12 +176,12 @@ class StreamRunner:
         self.start()
         while True:
             try:
-                item = self._out.get(timeout=_POLL_S)
+                item = self._out.get(timeout=POLL_S)
             except queue.Empty:
                 if self._stop.is_set() and not any(t.is_alive() for t in self._threads[1:3]):
                     break
                 continue
-            if item is _END:
+            if item is END:
                 break
             with self._lock:
                 self.stats.processed += 1
@@ -370,7 +206,7 @@ class StreamRunner:
     def _put(self, q: queue.Queue[Any], item: Any) -> bool:
         while not self._stop.is_set():
             try:
-                q.put(item, timeout=_POLL_S)
+                q.put(item, timeout=POLL_S)
                 return True
             except queue.Full:
                 continue
@@ -425,7 +261,7 @@ class StreamRunner:
             with self._lock:
                 self.stats.dropped_at_source = (self.source.dropped_at_source
                                                 - self._source_drops_before)
-            self._handoff.put(_END, self._stop)
+            self._handoff.put(END, self._stop)
 
     def _reconnect(self, reason: Exception) -> None:
         """Close and reopen a live source, backing off between attempts, until stopped."""
@@ -448,7 +284,7 @@ class StreamRunner:
             return
 
     def _watchdog(self) -> None:
-        while not self._stop.wait(_POLL_S):
+        while not self._stop.wait(POLL_S):
             silent = time.monotonic() - self._last_frame
             with self._lock:
                 if silent > self.stall_timeout and not self.stats.stalled:
@@ -458,19 +294,19 @@ class StreamRunner:
                                    self.source.describe(), silent)
                 elif silent <= self.stall_timeout and self.stats.stalled:
                     self.stats.stalled = False
-            if not self._threads[0].is_alive():
+            if self._capture_thread is not None and not self._capture_thread.is_alive():
                 return
 
     def _segment_loop(self) -> None:
         try:
             while True:
-                frame = self._handoff.get(_POLL_S)
+                frame = self._handoff.get(POLL_S)
                 if frame is None:
                     if self._stop.is_set():
                         return
                     continue
-                if frame is _END:
-                    self._put(self._mid, _END)
+                if frame is END:
+                    self._put(self._mid, END)
                     return
                 try:
                     item = self._segment(frame)
@@ -499,13 +335,13 @@ class StreamRunner:
         try:
             while True:
                 try:
-                    item = self._mid.get(timeout=_POLL_S)
+                    item = self._mid.get(timeout=POLL_S)
                 except queue.Empty:
                     if self._stop.is_set():
                         return
                     continue
-                if item is _END:
-                    self._put(self._out, _END)
+                if item is END:
+                    self._put(self._out, END)
                     return
                 frame, image, segmented, region, colour = item
                 try:
