@@ -29,12 +29,37 @@ def _positive_int(text: str) -> int:
 def _add_backend_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", type=Path, default=None,
                         help="bundle directory (default: the bundle shipped with the package)")
-    parser.add_argument("--backend", default="onnxruntime", help="backend kind (default: onnxruntime)")
+    parser.add_argument("--backend", default="onnxruntime",
+                        help="onnxruntime | tensorrt | torch | auto (default: onnxruntime; auto "
+                             "picks TensorRT, then ONNX Runtime's GPU providers, then the CPU)")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="backend option, repeatable (e.g. device=cuda, half=true, "
+                             "cuda_graph=true, precision=int8)")
     parser.add_argument("--threads", type=_positive_int, default=None,
                         help="inference threads (default: the cores this process may use)")
     parser.add_argument("--providers", default=None,
                         help="comma-separated ONNX Runtime execution providers, in order "
                              "(default: best available of TensorRT, CUDA, CPU)")
+
+
+def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["half=true", "device=cuda", "threads=2"]`` → typed options."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option {pair!r}: expected KEY=VALUE, e.g. device=cuda")
+        lowered = text.lower()
+        value: Any = text
+        if lowered in ("true", "false"):
+            value = lowered == "true"
+        else:
+            try:
+                value = int(text)
+            except ValueError:
+                pass
+        options[key.strip()] = value
+    return options
 
 
 def _open_pipeline(args: argparse.Namespace) -> Any:
@@ -46,6 +71,7 @@ def _open_pipeline(args: argparse.Namespace) -> Any:
         options["threads"] = args.threads
     if args.providers:
         options["providers"] = [p.strip() for p in args.providers.split(",") if p.strip()]
+    options.update(_parse_options(args.option))
     bundle = args.bundle if args.bundle is not None else default_bundle_path()
     return Pipeline(bundle, backend=args.backend, backend_options=options)
 
@@ -69,6 +95,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
                                      for g in gpus) if gpus else "none found (nvidia-smi)"))
     jetson = info["jetson"]
     print(f"jetson:    {jetson['model']}, L4T {jetson['l4t']}" if jetson else "jetson:    no")
+    auto = info["auto_backend"]
+    providers_text = ", ".join(auto["options"].get("providers", []))
+    print(f"backend=auto picks: {auto['kind']}" + (f" ({providers_text})" if providers_text else "")
+          + f" because {auto['reason']}")
     return 0
 
 
@@ -203,6 +233,19 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_build_engine(args: argparse.Namespace) -> int:
+    from edge_sdk.engine_build import build_bundle_engines
+
+    bundle = build_bundle_engines(
+        args.bundle, precision=args.precision, max_lesions=args.max_lesions,
+        workspace_mb=args.workspace, dla_core=args.dla, timing_cache=args.timing_cache)
+    for role, spec in bundle.manifest.models.items():
+        for artifact in spec.artifacts_of("tensorrt"):
+            print(f"{role}: {artifact.file}  ({artifact.meta.get('precision')}, TensorRT "
+                  f"{artifact.meta.get('tensorrt_version')}, {artifact.meta.get('gpu')})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="edge-sdk", description="Run a breast-ultrasound model bundle: "
                      "segment the lesion, crop it, classify it.")
@@ -235,6 +278,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--igtl-out", default=None, metavar="HOST:PORT",
                      help="send results over OpenIGTLink (label map IMAGE + scores STRING)")
     run.set_defaults(func=_cmd_run)
+
+    engine = sub.add_parser("build-engine", help="build TensorRT engines for a bundle on this GPU")
+    engine.add_argument("--bundle", type=Path, required=True, help="bundle directory (written to)")
+    engine.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
+                        help="engine precision (default: the bundle's; int8 needs an int8-trt bundle)")
+    engine.add_argument("--workspace", type=_positive_int, default=None, metavar="MB",
+                        help="workspace memory limit in MB")
+    engine.add_argument("--dla", type=int, default=None, metavar="N",
+                        help="build for DLA core N with GPU fallback (Jetson AGX/NX)")
+    engine.add_argument("--timing-cache", type=Path, default=None, metavar="FILE",
+                        help="timing cache file, reused and updated (faster rebuilds)")
+    engine.add_argument("--max-lesions", type=_positive_int, default=None, metavar="N",
+                        help="largest classifier batch (default: the bundle's max_lesions)")
+    engine.set_defaults(func=_cmd_build_engine)
 
     ev = sub.add_parser("eval", help="Dice/IoU/AUC/... of a bundle on a dataset split")
     ev.add_argument("--data", type=Path, required=True,

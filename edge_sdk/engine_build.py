@@ -27,16 +27,27 @@ from edge_sdk.tensorrt_compat import (
 PLACEHOLDER_SHA = "0" * 64
 
 
-def require_tensorrt() -> None:
-    """Raise :class:`MissingDependencyError` naming the extra when TensorRT is not importable."""
+def tensorrt_problem() -> str | None:
+    """Why TensorRT cannot be used here, or None when it imports with its runtime library."""
     try:
-        import tensorrt  # noqa: F401
+        import tensorrt
     except ImportError as exc:
+        return f"TensorRT is not importable ({exc})"
+    if not hasattr(tensorrt, "Runtime"):
+        # e.g. only the type stubs (a 'tensorrt' folder of .pyi files) are installed
+        return "the 'tensorrt' module found has no runtime (type stubs only?)"
+    return None
+
+
+def require_tensorrt() -> None:
+    """Raise :class:`MissingDependencyError` naming the extra when TensorRT is not usable."""
+    problem = tensorrt_problem()
+    if problem:
         raise MissingDependencyError(
-            f"TensorRT is not importable ({exc}). Fix: pip install 'edge-sdk[tensorrt]' on a "
-            "machine with an NVIDIA GPU (on Jetson, TensorRT comes with JetPack: use the system "
-            "Python or a venv created with --system-site-packages)"
-        ) from exc
+            f"{problem}. Fix: pip install 'edge-sdk[tensorrt]' on a machine with an NVIDIA GPU "
+            "(on Jetson, TensorRT comes with JetPack: use the system Python or a venv created "
+            "with --system-site-packages)"
+        )
 
 
 class _Spinner:

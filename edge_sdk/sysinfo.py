@@ -100,4 +100,12 @@ def system_info() -> dict[str, Any]:
         "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "usable_cores": threads},
         "gpus": gpus(),
         "jetson": jetson_info(),
+        "auto_backend": _auto_backend(providers if isinstance(providers, list) else []),
     }
+
+
+def _auto_backend(providers: list[str]) -> dict[str, Any]:
+    from edge_sdk.backends.auto import choose_backend
+
+    choice = choose_backend("auto", ort_providers=providers)
+    return {"kind": choice.kind, "options": choice.options, "reason": choice.reason}

@@ -126,7 +126,34 @@ def test_bad_bundle_one_line(frames_dir: Path, tmp_path: Path) -> None:
     assert out.stderr.strip().count("\n") == 0 and "is not a directory" in out.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["info"], ["run"], ["eval"]])
+def test_info_says_what_auto_picks() -> None:
+    out = edge_sdk("info")
+    assert "backend=auto picks: " in out.stdout and " because " in out.stdout
+
+
+def test_build_engine_without_tensorrt_names_the_extra(tiny_bundle_dir: Path) -> None:
+    pytest.importorskip("pytest")
+    from edge_sdk.engine_build import tensorrt_problem
+
+    if tensorrt_problem() is None:
+        pytest.skip("TensorRT is usable here; the GPU test builds real engines")
+    out = edge_sdk("build-engine", "--bundle", str(tiny_bundle_dir))
+    assert out.returncode == 1
+    assert "pip install 'edge-sdk[tensorrt]'" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_backend_options(frames_dir: Path, tiny_bundle_dir: Path) -> None:
+    out = edge_sdk("run", "--source", str(frames_dir), "--bundle", str(tiny_bundle_dir),
+                   "--option", "threads=1")
+    assert out.returncode == 0, out.stderr
+    out = edge_sdk("run", "--source", str(frames_dir), "--bundle", str(tiny_bundle_dir),
+                   "--option", "colour=red")
+    assert out.returncode == 1 and "unknown option(s) ['colour']; accepted: ['threads', 'providers']" in out.stderr
+    out = edge_sdk("run", "--source", str(frames_dir), "--bundle", str(tiny_bundle_dir), "--backend", "tf")
+    assert out.returncode == 1 and "known backends" in out.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["info"], ["run"], ["eval"], ["build-engine"]])
 def test_help(command: list[str]) -> None:
     out = edge_sdk(*command, "--help")
     assert out.returncode == 0 and "usage: edge-sdk" in out.stdout

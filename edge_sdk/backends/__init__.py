@@ -36,7 +36,7 @@ def load_backend(kind: str, model_path: str | Path, **options: Any) -> Backend:
     Raises:
         ConfigError: ``kind`` is unknown; the message lists the known kinds.
     """
-    return _lookup(kind)(model_path, **options)  # type: ignore[call-arg]
+    return _lookup(kind).create(model_path, **options)
 
 
 def backend_for_bundle(kind: str, bundle: Any, role: str, **options: Any) -> Backend:

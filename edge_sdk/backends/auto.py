@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +42,9 @@ def choose_backend(requested: str = "auto", ort_providers: list[str] | None = No
     if requested != "auto":
         return BackendChoice(requested, {}, "asked for explicitly")
     if tensorrt_ok is None:
-        tensorrt_ok = importlib.util.find_spec("tensorrt") is not None
+        from edge_sdk.engine_build import tensorrt_problem
+
+        tensorrt_ok = tensorrt_problem() is None
     if gpu is None and tensorrt_ok:
         gpu = _cuda_device()
     if tensorrt_ok and gpu:

@@ -7,6 +7,7 @@ declared specs, timing); a backend implements only ``_activate``, ``_infer`` and
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk.errors import BackendError
+from edge_sdk.errors import BackendError, ConfigError
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,21 @@ class Backend:
         return outputs
 
     @classmethod
+    def create(cls, model_path: Any, **options: Any) -> Backend:
+        """``cls(model_path, **options)``, with unknown options reported as a ConfigError that
+        lists the accepted ones (instead of a TypeError from deep inside)."""
+        # parameters after self and the model file (named per backend: model/engine/program)
+        accepted = list(inspect.signature(cls.__init__).parameters)[2:]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ConfigError(f"{cls.name} backend: unknown option(s) {unknown}; accepted: {accepted}")
+        return cls(model_path, **options)  # type: ignore[call-arg]
+
+    @classmethod
     def from_bundle(cls, bundle: Any, role: str, **options: Any) -> Backend:
         """A backend for one net of a bundle. Backends that run another artifact than the ONNX
         model (a TensorRT plan, a torch program) override this to find it."""
-        return cls(bundle.model_path(role), **options)  # type: ignore[call-arg]
+        return cls.create(bundle.model_path(role), **options)
 
     # ---- hooks for subclasses ---------------------------------------------------------------
     def _activate(self) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:

@@ -158,4 +158,4 @@ class TorchBackend(Backend):
                 f"bundle: {bundle.root} has no torch program for the {role}, which the torch "
                 "backend runs. Fix: use the toolchain's fp32 bundle (it carries .pt2 programs), "
                 "or pick another backend (--backend onnxruntime)")
-        return cls(bundle.artifact_path(role, artifacts[0]), **options)
+        return cls.create(bundle.artifact_path(role, artifacts[0]), **options)  # type: ignore[return-value]
