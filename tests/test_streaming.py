@@ -47,6 +47,33 @@ def test_policy_table(text, expected):
         assert HandoffPolicy.parse(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("policy", "kept", "dropped"),
+    [("latest", [4], 4), ("queue(2)", [3, 4], 3), ("queue(8)", [0, 1, 2, 3, 4], 0)],
+)
+def test_handoff_keeps_the_newest_and_counts_the_rest(policy, kept, dropped):
+    from edge_sdk.streaming.handoff import Handoff
+
+    handoff = Handoff(HandoffPolicy.parse(policy))
+    stop = threading.Event()
+    for i in range(5):
+        assert handoff.put(i, stop)
+    got = []
+    while (item := handoff.get(0.0)) is not None:
+        got.append(item)
+    assert got == kept and handoff.dropped == dropped
+
+
+def test_block_handoff_waits_for_room_and_gives_up_on_stop():
+    from edge_sdk.streaming.handoff import Handoff
+
+    handoff, stop = Handoff(HandoffPolicy.parse("block")), threading.Event()
+    assert handoff.put(0, stop) and handoff.put(1, stop)
+    stop.set()
+    assert handoff.put(2, stop) is False and handoff.dropped == 0
+    assert handoff.drain() == 2
+
+
 def test_default_policy_is_latest_for_live_and_block_for_recorded(pipeline):
     assert StreamRunner(pipeline, SyntheticSource(fps=30)).policy.kind == "latest"
     assert StreamRunner(pipeline, SyntheticSource(fps=0)).policy.kind == "block"
@@ -269,6 +296,16 @@ def test_an_unexpected_error_in_a_stage_reaches_the_consumer(pipeline):
         with StreamRunner(pipeline, SyntheticSource(fps=0, frames=3, size=(96, 64)),
                           smoother=Broken()) as runner:
             list(runner)
+
+
+def test_temporal_smoothing_in_the_stream_reports_lesions_after_k_frames(pipeline):
+    from edge_sdk.tracking import TemporalSmoother
+
+    source = SyntheticSource(fps=0, frames=4, size=(320, 240), lesions=2)
+    smoother = TemporalSmoother(pipeline.params, min_frames=2)
+    with StreamRunner(pipeline, source, region="auto", smoother=smoother) as runner:
+        counts = [len(item.result.lesions) for item in runner]
+    assert counts == [0, 2, 2, 2]
 
 
 def test_pipeline_stream_accepts_a_uri(pipeline):

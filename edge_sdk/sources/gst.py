@@ -4,8 +4,8 @@ pip's OpenCV wheels are built without GStreamer, so two paths are tried in order
 
 1. OpenCV ``CAP_GSTREAMER``, when this OpenCV build has it (JetPack's and distro OpenCV do);
 2. PyGObject (``gi``) driving the pipeline and pulling samples from its appsink, which is set to
-   ``max-buffers=1 drop=true`` so that a slow reader gets the newest frame. GStreamer does not
-   report those drops; they show as gaps in the buffers' timestamps.
+   ``max-buffers=1 drop=true`` so that a slow reader gets the newest frame. Those drops are
+   counted from gaps in the buffers' offsets, for sources that number them (v4l2src does).
 
 The pipeline must deliver raw ``BGR`` or ``GRAY8`` video to the appsink. On a Jetson with a USB
 grabber::
@@ -105,11 +105,7 @@ class GstSource(FrameSource):
             pipeline = gst.parse_launch(self.pipeline)
         except Exception as exc:  # GLib.Error: the description does not parse
             raise SourceError(f"{self.describe()}: GStreamer cannot parse it: {exc}") from exc
-        sink = pipeline.get_by_name("sink")
-        if sink is None:  # an unnamed appsink: look among the pipeline's sinks
-            sink = next((e for e in pipeline.iterate_sinks()
-                         if e.get_factory() is not None
-                         and e.get_factory().get_name() == "appsink"), None)
+        sink = pipeline.get_by_name("sink") or self._find_appsink(pipeline)
         if sink is None:
             raise SourceError(f"{self.describe()}: no appsink found (name it 'sink')")
         sink.set_property("max-buffers", 1)
@@ -119,6 +115,23 @@ class GstSource(FrameSource):
             pipeline.set_state(gst.State.NULL)
             raise SourceDisconnected(f"{self.describe()}: the pipeline failed to start")
         self._pipeline, self._sink = pipeline, sink
+        self._last_offset = -1  # numbered buffers count from 0
+
+    def _find_appsink(self, pipeline: Any) -> Any:
+        """The pipeline's (unnamed) appsink; Gst.Iterator is walked by hand, as older PyGObject
+        builds without gst-python's overrides cannot iterate it with ``for``."""
+        gst = self._gst
+        iterator = pipeline.iterate_sinks()
+        while True:
+            status, element = iterator.next()
+            if status == gst.IteratorResult.RESYNC:
+                iterator.resync()
+                continue
+            if status != gst.IteratorResult.OK:
+                return None
+            factory = element.get_factory()
+            if factory is not None and factory.get_name() == "appsink":
+                return element
 
     def _read(self, timeout: float | None) -> RawFrame | None:
         if self._capture is not None:
@@ -165,6 +178,12 @@ class GstSource(FrameSource):
         pixels = pixels.reshape(height, width, 3) if channels == 3 else pixels
         pts = buffer.pts
         stamp = pts / 1e9 if pts != self._gst.CLOCK_TIME_NONE else None
+        # sources that number their buffers (videotestsrc, v4l2src) reveal the appsink's drops
+        offset = buffer.offset
+        if offset != self._gst.BUFFER_OFFSET_NONE:
+            if offset > self._last_offset + 1:
+                self.dropped_at_source += offset - self._last_offset - 1
+            self._last_offset = offset
         return RawFrame(pixels, device_timestamp=stamp)
 
     def _close(self) -> None:

@@ -332,6 +332,7 @@ class StreamRunner:
         return frame, image, segmented, region, colour
 
     def _classify_loop(self) -> None:
+        last_box: Any = None
         try:
             while True:
                 try:
@@ -344,6 +345,10 @@ class StreamRunner:
                     self._put(self._out, END)
                     return
                 frame, image, segmented, region, colour = item
+                box = region.box if region is not None else image.shape
+                if box != last_box and hasattr(self.smoother, "reset"):
+                    self.smoother.reset()  # a new frame size or crop: old tracks mean nothing
+                last_box = box
                 try:
                     result = self.pipeline.classify(segmented).replace(
                         spacing_mm=frame.spacing_mm, color_overlay=colour,

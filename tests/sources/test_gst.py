@@ -3,31 +3,91 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from edge_sdk.errors import MissingDependencyError, SourceError
 from edge_sdk.sources import GstSource, source_from_uri
 from edge_sdk.sources.gst import opencv_has_gstreamer
+from tests.sources.contract import SourceContract
 
-PIPELINE = ("videotestsrc num-buffers=5 ! video/x-raw,width=96,height=64 ! videoconvert ! "
-            "video/x-raw,format=BGR ! appsink")
-HAS_GI = importlib.util.find_spec("gi") is not None
+PIPELINE = ("videotestsrc is-live=true num-buffers=5 ! video/x-raw,width=96,height=64,"
+            "framerate=50/1 ! videoconvert ! video/x-raw,format=BGR ! appsink")
+UNPACED = ("videotestsrc num-buffers=40 ! video/x-raw,width=96,height=64 ! videoconvert ! "
+           "video/x-raw,format=BGR ! appsink")
+
+
+def _find_gi() -> bool:
+    """PyGObject importable, or Debian's python3-gi built for this very Python X.Y.
+
+    A virtual environment (pyenv's Python here) does not see Debian's dist-packages; exposing
+    only its ``gi`` package, when the compiled extension matches this interpreter's ABI tag, lets
+    the PyGObject path be tested without leaking any other system package into the run.
+    """
+    if importlib.util.find_spec("gi") is not None:
+        return True
+    debian_gi = Path("/usr/lib/python3/dist-packages/gi")
+    if not list(debian_gi.glob(f"_gi{sysconfig.get_config_var('EXT_SUFFIX')}")):
+        return False
+    shim = Path(tempfile.mkdtemp(prefix="edge_sdk_gi_"))
+    (shim / "gi").symlink_to(debian_gi)
+    sys.path.append(str(shim))
+    return importlib.util.find_spec("gi") is not None
+
+
+HAS_GI = _find_gi()
 HAS_GST = opencv_has_gstreamer() or HAS_GI
 
 
-@pytest.mark.skipif(not HAS_GST, reason="neither OpenCV with GStreamer (pip wheels have none) nor "
-                    "PyGObject is installed; on Debian/JetPack: apt-get install python3-gi "
-                    "gir1.2-gst-plugins-base-1.0 gstreamer1.0-plugins-base, system Python")
+NO_GST = pytest.mark.skipif(
+    not HAS_GST, reason="neither OpenCV with GStreamer (pip wheels have none) nor PyGObject is "
+    "installed; on Debian/JetPack: apt-get install python3-gi gir1.2-gst-plugins-base-1.0 "
+    "gstreamer1.0-plugins-base, and use the system Python")
+
+
+@NO_GST
+class TestGstContract(SourceContract):
+    finite = False  # the OpenCV path reports the end of a pipeline as a lost device
+    @pytest.fixture()
+    def source(self, tmp_path):
+        return GstSource(PIPELINE)
+
+    @pytest.fixture()
+    def uri(self, tmp_path):
+        return f"gst:{PIPELINE}"
+
+
+@NO_GST
 def test_videotestsrc_frames():
     with source_from_uri(f"gst:{PIPELINE}") as source:
         frames = [source.read(timeout=5.0) for _ in range(3)]
     assert all(f.pixels.shape == (64, 96, 3) for f in frames)
     assert [f.index for f in frames] == [0, 1, 2]
+    stamps = [f.device_timestamp for f in frames]  # buffer times of a 50 fps source
+    assert stamps[2] - stamps[1] == pytest.approx(0.02, abs=1e-3)
 
 
-@pytest.mark.skipif(HAS_GI, reason="PyGObject is installed: the missing-package error cannot show")
-def test_without_pygobject_the_error_names_the_system_packages():
+@NO_GST
+def test_frames_the_appsink_dropped_for_a_slow_reader_are_counted():
+    import time
+
+    if opencv_has_gstreamer():
+        pytest.skip("OpenCV's GStreamer backend does not expose buffer offsets")
+    with GstSource(UNPACED) as source:
+        frames = []
+        for frame in source:  # a fast producer, a reader slower than it
+            frames.append(frame)
+            time.sleep(0.01)
+    assert len(frames) + source.dropped_at_source == 40
+    assert source.dropped_at_source > 0
+
+
+def test_without_pygobject_the_error_names_the_system_packages(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gi", None)  # as on a machine without python3-gi
     with pytest.raises(MissingDependencyError, match="apt-get install .*python3-gi"):
         GstSource(PIPELINE, use_opencv=False).open()
 

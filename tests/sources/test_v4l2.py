@@ -9,12 +9,25 @@ import pytest
 
 from edge_sdk.errors import SourceDisconnected, SourceError
 from edge_sdk.sources import V4l2Source, source_from_uri
+from tests.sources.contract import SourceContract
 from tests.sources.test_file import write_video
 
 
 def file_backed(path, **kw) -> V4l2Source:
     # the same V4l2Source code (configure, read, disconnect) over OpenCV's file backend
     return V4l2Source(str(path), capture_api=cv2.CAP_ANY, **kw)
+
+
+class TestV4l2Contract(SourceContract):
+    finite = False  # a capture device that stops delivering is lost, not finished
+
+    @pytest.fixture()
+    def source(self, tmp_path):
+        return file_backed(write_video(tmp_path / "grab.avi", frames=4), fourcc="MJPG")
+
+    @pytest.fixture()
+    def uri(self, tmp_path):
+        return "v4l2:///dev/video0?fourcc=MJPG&size=640x480&fps=30"
 
 
 def test_configure_reads_back_what_the_capture_granted(tmp_path):
