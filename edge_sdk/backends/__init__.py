@@ -8,12 +8,14 @@ from typing import Any
 from edge_sdk.backends.auto import BackendChoice, choose_backend
 from edge_sdk.backends.base import Backend, TensorSpec
 from edge_sdk.backends.onnxruntime_backend import OnnxRuntimeBackend
+from edge_sdk.backends.openvino_backend import OpenVINOBackend
 from edge_sdk.backends.tensorrt_backend import TensorRTBackend
 from edge_sdk.backends.torch_backend import TorchBackend
 from edge_sdk.errors import ConfigError
 
 BACKENDS: dict[str, type[Backend]] = {
     "onnxruntime": OnnxRuntimeBackend,
+    "openvino": OpenVINOBackend,
     "tensorrt": TensorRTBackend,
     "torch": TorchBackend,
 }
@@ -50,6 +52,7 @@ __all__ = [
     "Backend",
     "BackendChoice",
     "OnnxRuntimeBackend",
+    "OpenVINOBackend",
     "TensorRTBackend",
     "TensorSpec",
     "TorchBackend",
