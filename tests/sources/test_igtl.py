@@ -66,6 +66,14 @@ class Streamer:
             time.sleep(self.period)
 
 
+def guard(runner, seconds: float = 20.0) -> threading.Timer:
+    """Stop the runner if a test waits too long: a hung network test must fail, not hang."""
+    timer = threading.Timer(seconds, runner.stop)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 @pytest.fixture()
 def server():
     server = start_server()
@@ -114,7 +122,9 @@ def test_round_trip_frames_in_results_out(server, tiny_bundle_dir):
         with Streamer(server, fps=50.0, count=5), \
                 StreamRunner(pipeline, source, policy="block", max_frames=5,
                              region="auto") as runner:
+            timer = guard(runner)
             results = [item.result for item in runner if output.send(item.result)]
+            timer.cancel()
             deadline = time.monotonic() + 5.0
             label = text = None
             while (text is None or json.loads(text.string)["frame_index"] != results[-1].frame_index) \
@@ -146,6 +156,7 @@ def test_killing_the_server_mid_stream_reconnects_without_a_crash(tiny_bundle_di
                               stall_timeout=5.0)
         streamer = Streamer(first, fps=50.0, value=11).__enter__()
         second = second_streamer = None
+        timer = guard(runner)
         try:
             with runner:
                 for item in runner:
@@ -159,6 +170,7 @@ def test_killing_the_server_mid_stream_reconnects_without_a_crash(tiny_bundle_di
                     if len(values) >= 5 and values[-1] == 22 or len(values) > 400:
                         break
         finally:
+            timer.cancel()
             if second_streamer is not None:
                 second_streamer.__exit__()
             if second is not None:
