@@ -390,3 +390,12 @@ def test_cli_ctrl_c_stops_with_a_summary(tiny_bundle_dir):
             process.kill()
     assert process.returncode == 130
     assert "summary: " in rest and "interrupted" in rest
+
+
+def test_a_finished_stream_releases_its_source_even_without_with(pipeline):
+    before = len(runtime_threads())
+    source = SyntheticSource(fps=0, frames=3, size=(96, 64))
+    runner = StreamRunner(pipeline, source)
+    assert len(list(runner)) == 3
+    assert not source.is_open and len(runtime_threads()) == before
+    assert list(runner) == [] and runner.stats.processed == 3  # a runner runs once

@@ -122,8 +122,9 @@ class StreamRunner:
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self) -> StreamRunner:
-        """Open the source (if needed) and start the threads."""
-        if self._threads:
+        """Open the source (if needed) and start the threads. A runner runs once: after it
+        stopped, starting it again does nothing (its stats stay readable)."""
+        if self._threads or self._stop.is_set():
             return self
         self.source.open()
         self._source_drops_before = self.source.dropped_at_source
@@ -182,6 +183,7 @@ class StreamRunner:
                     break
                 continue
             if item is END:
+                self.stop()  # the stream ended: release the source even outside a 'with'
                 break
             with self._lock:
                 self.stats.processed += 1
