@@ -141,6 +141,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--save {args.save}: expected a video file name ending in one of "
                           f"{', '.join(VIDEO_SUFFIXES)}")
     source = source_from_uri(args.source)
+    if source.kind == "push":
+        raise ConfigError("--source push: a push source is fed by your own code through the "
+                          "Python API (PushSource.push); the command line has nothing to push. "
+                          "Use a device, file or synthetic:// URI")
     source.open()  # a missing file or device fails here, before the models load
     output = writer = jsonl = None
     latencies, n_lesions = [], 0
@@ -270,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "sources, block for files, folders and DICOM)")
     run.add_argument("--region", default="default",
                      help="imaging area to crop to: auto | source | none | x0,y0,x1,y1 (default: "
-                          "auto for live sources, source for DICOM, none for files)")
+                          "auto for live sources and the simulator, source for DICOM, none for "
+                          "files and folders)")
     run.add_argument("--smooth", type=_positive_int, default=None, metavar="K",
                      help="temporal smoothing: report a lesion after K consecutive frames")
     run.add_argument("--stall-timeout", type=float, default=2.0,

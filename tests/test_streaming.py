@@ -399,3 +399,19 @@ def test_a_finished_stream_releases_its_source_even_without_with(pipeline):
     assert len(list(runner)) == 3
     assert not source.is_open and len(runtime_threads()) == before
     assert list(runner) == [] and runner.stats.processed == 3  # a runner runs once
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [("push", "fed by your own code through the Python API"),
+     ("webcam:0", "unknown source scheme 'webcam'"),
+     ("synthetic://?fps=30&zoom=2", r"unknown parameter\(s\) \['zoom'\]"),
+     ("igtl://127.0.0.1:1", "cannot connect to 127.0.0.1:1")],
+)
+def test_cli_bad_sources_are_one_line_errors(tiny_bundle_dir, source, message):
+    import re
+
+    out = edge_sdk("run", "--source", source, "--bundle", str(tiny_bundle_dir))
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(message, lines[0]), out.stderr

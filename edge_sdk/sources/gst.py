@@ -8,11 +8,16 @@ pip's OpenCV wheels are built without GStreamer, so two paths are tried in order
    counted from gaps in the buffers' offsets, for sources that number them (v4l2src does).
 
 The pipeline must deliver raw ``BGR`` or ``GRAY8`` video to the appsink. On a Jetson with a USB
-grabber::
+grabber, decode and convert on the hardware (``nvv4l2decoder``, ``nvvidconv``) and leave only the
+last BGRx → BGR step to the CPU::
 
-    gst:v4l2src device=/dev/video0 ! image/jpeg,width=1920,height=1080,framerate=30/1 !
+    # an MJPG grabber (most UVC HDMI grabbers at 1080p)
+    gst:v4l2src device=/dev/video0 io-mode=2 ! image/jpeg,width=1920,height=1080,framerate=30/1 !
         nvv4l2decoder mjpeg=1 ! nvvidconv ! video/x-raw,format=BGRx ! videoconvert !
         video/x-raw,format=BGR ! appsink
+    # a YUYV grabber
+    gst:v4l2src device=/dev/video0 ! video/x-raw,format=YUY2,width=1920,height=1080 !
+        nvvidconv ! video/x-raw,format=BGRx ! videoconvert ! video/x-raw,format=BGR ! appsink
 """
 
 from __future__ import annotations
