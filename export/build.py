@@ -24,7 +24,8 @@ from export.gate import DEFAULT_MAX_DROP, compare, evaluate_bundle
 from export.latency import measure_latency
 from export.onnx_export import check_parity, output_spec, real_inputs, to_onnx
 from export.quantize import TARGETS, quantize_int8, to_fp16
-from export.train import TrainConfig, load_checkpoint, model_from_checkpoint, predict_probability
+from export.train import load_checkpoint, model_from_checkpoint, predict_probability
+from export.tune import tune_params
 
 # precision name in the manifest for each conversion this module can make
 _VARIANT_PRECISION = {"fp32": "fp32", "fp16": "fp16", "int8-qdq": "int8", "int8-qop": "int8",
@@ -50,6 +51,7 @@ class BuildOptions:
     threads: int = 2
     latency_runs: int = 50
     gate_split: str = "val"
+    tune: bool = True  # choose the post-processing parameters on val (export.tune)
     name: str = "busi-two-stage"
 
 
@@ -161,13 +163,22 @@ def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
         nets[role] = NetFile(path, _VARIANT_PRECISION[variant], spec, output_spec(role))
         nets[role + "_fp32"] = NetFile(fp32, "fp32", spec, output_spec(role))
 
+    params = options.params
+    reference_note = {"note": "fp32 reference for the accuracy gate"}
     reference = write_bundle(work / "fp32-reference", nets["segmenter_fp32"],
-                             nets["classifier_fp32"], options.params,
-                             {"note": "fp32 reference for the accuracy gate"}, options.name)
+                             nets["classifier_fp32"], params, reference_note, options.name)
+    if options.tune:
+        params, tuning = tune_params(reference.root, options.data, options.gate_split,
+                                     base=params, threads=options.threads)
+        provenance["pipeline_tuning"] = tuning
+        print(f"pipeline parameters chosen on {options.gate_split}: {params.to_dict()}",
+              flush=True)
+        reference = write_bundle(work / "fp32-reference", nets["segmenter_fp32"],
+                                 nets["classifier_fp32"], params, reference_note, options.name)
     ref_metrics = evaluate_bundle(reference.root, options.data, options.gate_split,
                                   options.threads)
     candidate = write_bundle(work / "candidate", nets["segmenter"], nets["classifier"],
-                             options.params, {}, options.name)
+                             params, {}, options.name)
     got_metrics = evaluate_bundle(candidate.root, options.data, options.gate_split,
                                   options.threads)
     gate: dict[str, Any] = {"split": options.gate_split, "fp32": ref_metrics,
@@ -180,7 +191,7 @@ def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
         error = exc
     provenance["gate"] = gate
     provenance["metrics"] = {options.gate_split: got_metrics}
-    bundle = write_bundle(options.out, nets["segmenter"], nets["classifier"], options.params,
+    bundle = write_bundle(options.out, nets["segmenter"], nets["classifier"], params,
                           provenance, options.name)
     if error is not None:
         raise error

@@ -110,7 +110,7 @@ def _bundle(args: argparse.Namespace) -> int:
         target=args.target, out=args.out, work=args.work or args.out.parent / f"{args.out.name}.work",
         data=args.data, max_drop=args.max_drop, calibration_frames=args.calibration_frames,
         segmenter_variant=args.segmenter_precision, classifier_variant=args.classifier_precision,
-        threads=args.threads, name=args.name,
+        threads=args.threads, name=args.name, tune=not args.no_tune,
     )
     bundle = build_bundle(args.segmenter, args.classifier, options)
     gate = bundle.manifest.provenance["gate"]
@@ -149,6 +149,13 @@ def _make_default(args: argparse.Namespace) -> int:
     copied = load_bundle(dest)
     size = sum(p.stat().st_size for p in dest.iterdir()) / 1e6
     print(json.dumps({"default": str(copied.root), "digest": copied.digest, "size_mb": size}))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from export.report import load_reports, markdown_table
+
+    print(markdown_table(load_reports(args.reports)))
     return 0
 
 
@@ -196,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier-precision", default="auto")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default="busi-two-stage")
+    p.add_argument("--no-tune", action="store_true",
+                   help="keep the default post-processing instead of choosing it on val")
     p.set_defaults(func=_bundle)
 
     p = sub.add_parser("gate", help="compare a bundle against an fp32 reference on val")
@@ -212,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", type=Path,
                    default=Path(__file__).resolve().parents[1] / "edge_sdk" / "bundles" / "default")
     p.set_defaults(func=_make_default)
+
+    p = sub.add_parser("report", help="markdown table from edge-sdk eval --json reports")
+    p.add_argument("reports", nargs="+", help="LABEL=eval.json")
+    p.set_defaults(func=_report)
     return parser
 
 

@@ -34,9 +34,11 @@ def test_int8_cpu_bundle_round_trip(tiny_checkpoints, synthetic_busi: Path, tmp_
     assert manifest.segmenter.input.shape == (1, 1, 64, 64)
     assert manifest.classifier.input.shape == (-1, 1, 32, 32)
     prov = manifest.provenance
-    for key in ("git_commit", "split_sha256", "tools", "training", "gate", "metrics", "date"):
+    for key in ("git_commit", "split_sha256", "tools", "training", "gate", "metrics", "date",
+                "pipeline_tuning"):
         assert key in prov, key
     assert prov["gate"]["passed"] and set(prov["gate"]["metrics"]) == {"dice", "auc"}
+    assert manifest.pipeline.to_dict() == prov["pipeline_tuning"]["chosen"]
     latency = prov["conversion"]["classifier"]["candidates_latency_ms"]
     assert set(latency) == {"fp32", "int8-qdq", "int8-qop"}
     with Pipeline(loaded) as pipeline:
@@ -49,14 +51,15 @@ def test_failed_gate_exits_non_zero_and_is_recorded(tiny_checkpoints, synthetic_
                                                     tmp_path: Path) -> None:
     seg, cls = tiny_checkpoints
     with pytest.raises(GateError, match="dropped by"):
-        build_bundle(seg, cls, _options(tmp_path, synthetic_busi, "fp16", max_drop=-1.0))
+        build_bundle(seg, cls, _options(tmp_path, synthetic_busi, "fp16", max_drop=-1.0,
+                                        tune=False))
     manifest = json.loads((tmp_path / "fp16" / "manifest.json").read_text())
     assert manifest["provenance"]["gate"]["passed"] is False
     assert manifest["models"]["segmenter"]["precision"] == "fp16"
     out = tmp_path / "cli"
     code = main(["bundle", "--segmenter", str(seg), "--classifier", str(cls), "--target", "fp32",
                  "--out", str(out), "--data", str(synthetic_busi), "--max-drop", "-1",
-                 "--calibration-frames", "1"])
+                 "--calibration-frames", "1", "--no-tune"])
     assert code == 3
 
 

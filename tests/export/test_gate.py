@@ -50,3 +50,14 @@ def test_gate_command_exits_non_zero_when_forced(tiny_bundle_dir: Path, syntheti
     assert main(args) == 0
     assert main(args + ["--max-drop", "-1"]) == 3
     assert "accuracy gate failed: dice dropped by" in capsys.readouterr().err
+
+
+def test_report_table_quotes_eval_json(tmp_path: Path, capsys) -> None:
+    import json
+
+    report = {"dice": 0.7712, "iou": 0.66, "auc": 0.93, "sensitivity": 0.9, "specificity": 0.8,
+              "normal_fp_rate": 0.1, "latency_ms": {"total": 31.4}, "n_images": 116,
+              "bundle_digest": "ab" * 32}
+    (tmp_path / "e.json").write_text(json.dumps(report))
+    assert main(["report", f"int8={tmp_path / 'e.json'}"]) == 0
+    assert "| int8 | 0.771 | 0.660 | 0.930 |" in capsys.readouterr().out

@@ -73,3 +73,29 @@ def test_shape_mismatch_and_missing_keys_are_refused(source: dict, target: dict)
     partial = {k: v for k, v in source.items() if not k.startswith("_fc")}
     with pytest.raises(ExportError, match="got no value"):
         map_lite0_state_dict(partial, target)
+
+
+def test_mapped_weights_recognise_a_photo() -> None:
+    """End-to-end proof that the mapping is right: scikit-learn's china.jpg is a palace."""
+    import numpy as np
+
+    sklearn_images = pytest.importorskip("sklearn.datasets")
+    cv2 = pytest.importorskip("cv2")
+    from pathlib import Path
+
+    from export.lite0_weights import IMAGENET_MEAN, IMAGENET_STD, lite0_imagenet_state_dict
+
+    path = Path(sklearn_images.__file__).parent / "images" / "china.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} not installed")
+    image = cv2.imread(str(path))[:, :, ::-1]
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    image = cv2.resize(image[top : top + side, left : left + side], (224, 224))
+    x = (image.astype(np.float32) / 255 - IMAGENET_MEAN) / IMAGENET_STD
+    model = timm.create_model("efficientnet_lite0", pretrained=False)
+    model.load_state_dict(lite0_imagenet_state_dict())
+    with torch.no_grad():
+        logits = model.eval()(torch.from_numpy(x.transpose(2, 0, 1)[None].astype(np.float32)))
+    assert int(logits.argmax()) == 698  # ImageNet class 698: "palace"
