@@ -68,7 +68,8 @@ class VideoFileSource(FrameSource):
         if not ok or pixels is None:
             raise EndOfStream
         position_ms = self._capture.get(cv2.CAP_PROP_POS_MSEC)
-        return RawFrame(pixels, device_timestamp=position_ms / 1000.0 if position_ms >= 0 else None)
+        return RawFrame(pixels, device_timestamp=position_ms / 1000.0 if position_ms >= 0 else None,
+                        info={"name": f"{self.path.name}#{self.frames_read}"})
 
     def _close(self) -> None:
         if self._capture is not None:

@@ -51,6 +51,7 @@ def test_video_frames_carry_presentation_times(tmp_path):
     with VideoFileSource(write_video(tmp_path / "scan.avi", fps=25.0)) as source:
         frames = list(source)
     assert len(frames) == 6
+    assert [f.info["name"] for f in frames[:2]] == ["scan.avi#0", "scan.avi#1"]
     assert source.file_fps == pytest.approx(25.0)
     stamps = [f.device_timestamp for f in frames]
     assert np.diff(stamps) == pytest.approx([0.04] * 5, abs=1e-3)
