@@ -15,6 +15,9 @@ import numpy as np
 from edge_sdk.manifest import InputSpec
 from edge_sdk.preprocess import convert_color, letterbox, normalize
 
+_SORT_LIMIT = 20_000
+"""Above this many lesion pixels, region statistics come from OpenCV instead of a sort."""
+
 Box = tuple[int, int, int, int]
 """A box as (x0, y0, x1, y1) in pixels, end-exclusive."""
 
@@ -49,22 +52,35 @@ def find_regions(
         [Region(label=1, bbox=(20, 5, 30, 10), area_px=50, seg_score=0.8999999761581421)]
     """
     binary = (prob >= threshold).astype(np.uint8)
-    # connectedComponentsWithStats costs ~10x the labelling itself on a full-resolution frame
-    # (measured 2.7 ms vs 0.2 ms at 800x600); the stats of the few lesion pixels are cheap in NumPy.
-    count, labels = cv2.connectedComponents(binary, connectivity=8, ltype=cv2.CV_32S)
-    if count <= 1:
-        return labels, []
-    flat = labels.ravel()
-    index = np.flatnonzero(flat)
-    owner = flat[index]
-    order = np.argsort(owner, kind="stable")
-    index, owner = index[order], owner[order]
-    area = np.bincount(owner, minlength=count)
-    score_sum = np.bincount(owner, weights=prob.ravel()[index], minlength=count)
-    ys, xs = np.divmod(index, labels.shape[1])
-    starts = np.concatenate(([0], np.cumsum(area[1:])[:-1]))
-    x0, x1 = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
-    y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
+    foreground = int(np.count_nonzero(binary))
+    if foreground > _SORT_LIMIT:
+        # large foreground: OpenCV's stats pass costs the same whatever the content
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        if count <= 1:
+            return labels, []
+        area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
+        score_sum = np.bincount(labels.ravel(), weights=prob.ravel(), minlength=count)
+        x0, y0 = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
+        x1 = x0 + stats[1:, cv2.CC_STAT_WIDTH] - 1
+        y1 = y0 + stats[1:, cv2.CC_STAT_HEIGHT] - 1
+    else:
+        # a few lesion pixels (the usual case): connectedComponentsWithStats costs ~10x the
+        # labelling itself on a full frame (2.7 ms vs 0.2 ms at 800x600), sorting the lesion
+        # pixels in NumPy far less
+        count, labels = cv2.connectedComponents(binary, connectivity=8, ltype=cv2.CV_32S)
+        if count <= 1:
+            return labels, []
+        flat = labels.ravel()
+        index = np.flatnonzero(flat)
+        owner = flat[index]
+        order = np.argsort(owner, kind="stable")
+        index, owner = index[order], owner[order]
+        area = np.bincount(owner, minlength=count)
+        score_sum = np.bincount(owner, weights=prob.ravel()[index], minlength=count)
+        ys, xs = np.divmod(index, labels.shape[1])
+        starts = np.concatenate(([0], np.cumsum(area[1:])[:-1]))
+        x0, x1 = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
+        y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
     regions = [
         Region(label, (int(x0[i]), int(y0[i]), int(x1[i]) + 1, int(y1[i]) + 1), int(area[label]),
                float(score_sum[label] / area[label]))

@@ -206,3 +206,24 @@ def test_manifest_model_mismatch_refused(tiny_bundle: Bundle, tmp_path: Path) ->
 def test_pipeline_params_validation() -> None:
     with pytest.raises(BundleError, match="segmentation_threshold"):
         PipelineParams(segmentation_threshold=1.5)
+
+
+@pytest.mark.parametrize("noise_scale", [3, 40])  # few large regions, and a large noisy foreground
+def test_region_statistics_match_opencv(noise_scale: int) -> None:
+    """Both ways of computing region statistics agree with OpenCV's stats pass."""
+    import cv2
+
+    from edge_sdk.roi import find_regions
+
+    rng = np.random.default_rng(noise_scale)
+    prob = cv2.GaussianBlur(rng.random((300, 400)).astype(np.float32), (0, 0), noise_scale / 10 + 1)
+    prob = (prob - prob.min()) / (prob.max() - prob.min())
+    threshold = 0.5 if noise_scale == 40 else 0.7
+    labels, regions = find_regions(prob, threshold, 5)
+    count, ref_labels, stats, _ = cv2.connectedComponentsWithStats((prob >= threshold).astype(np.uint8), connectivity=8)
+    expected = sorted(
+        ((int(x), int(y), int(x + w), int(y + h)), int(a), float(prob[ref_labels == k].mean()))
+        for k, (x, y, w, h, a) in enumerate(stats) if k and a >= 5)
+    expected.sort(key=lambda r: (-r[1], r[0]))
+    assert [(r.bbox, r.area_px) for r in regions] == [(e[0], e[1]) for e in expected]
+    np.testing.assert_allclose([r.seg_score for r in regions], [e[2] for e in expected], rtol=1e-5)
