@@ -8,8 +8,12 @@ bundle share one I/O contract.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from edge_sdk.bundle import Bundle
 
 
 class _Named(torch.nn.Module):
@@ -48,3 +52,59 @@ def to_torch_program(net: torch.nn.Module, example: torch.Tensor, path: str | Pa
     path = Path(path)
     torch.export.save(program, str(path))
     return path
+
+
+def add_torch_programs(bundle_dir: str | Path, segmenter_ckpt: str | Path,
+                       classifier_ckpt: str | Path) -> Bundle:
+    """Add ``.pt2`` programs of the two trained nets to a bundle (as ``torch`` artifacts) so the
+    torch backend — the ``torch-fp32`` benchmark baseline — runs the same weights.
+
+    The programs compute what the bundle's ONNX models compute (the segmenter's sigmoid
+    included), so the manifest's input/output specs hold for both.
+    """
+    import dataclasses
+
+    from edge_sdk.bundle import load_bundle, write_bundle_manifest
+    from edge_sdk.manifest import ArtifactSpec
+    from export.errors import ExportError
+    from export.onnx_export import _WithSigmoid
+    from export.train import model_from_checkpoint
+
+    bundle = load_bundle(bundle_dir)
+    specs = {}
+    for role, checkpoint in (("segmenter", segmenter_ckpt), ("classifier", classifier_ckpt)):
+        model, config = model_from_checkpoint(checkpoint)
+        spec = bundle.manifest.models[role]
+        if config.role != role:
+            raise ExportError(f"{checkpoint} holds a {config.role}, not a {role}")
+        net = _WithSigmoid(model) if spec.output.meaning == "lesion_probability" else model
+        shape = [d if d > 0 else 2 for d in spec.input.shape]
+        file = f"{role}.fp32.pt2"
+        to_torch_program(net, torch.zeros(shape), bundle.root / file, input_name=spec.input.name,
+                         output_name=spec.output.name, dynamic_batch=spec.input.dynamic_batch,
+                         max_batch=max(64, bundle.manifest.pipeline.max_lesions))
+        kept = tuple(a for a in spec.artifacts if a.kind != "torch")
+        specs[role] = dataclasses.replace(
+            spec, artifacts=kept + (ArtifactSpec("torch", file, "0" * 64, {"precision": "fp32"}),))
+    updated = dataclasses.replace(bundle.manifest, segmenter=specs["segmenter"],
+                                  classifier=specs["classifier"])
+    return write_bundle_manifest(bundle.root, updated)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m export.torch_program --bundle DIR --segmenter CKPT --classifier CKPT``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m export.torch_program",
+                                     description=add_torch_programs.__doc__)
+    parser.add_argument("--bundle", type=Path, required=True, help="bundle to add programs to")
+    parser.add_argument("--segmenter", type=Path, required=True, help="segmenter best.pt")
+    parser.add_argument("--classifier", type=Path, required=True, help="classifier best.pt")
+    args = parser.parse_args(argv)
+    bundle = add_torch_programs(args.bundle, args.segmenter, args.classifier)
+    print(f"torch programs added to {bundle.root}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
