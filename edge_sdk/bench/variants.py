@@ -57,7 +57,8 @@ def parse_compare(text: str, bundles: Path | None, default_bundle: Path | None,
                   threads: int | None = None) -> list[Variant]:
     """Parse ``--compare`` (``NAME[=DIR],...``); the first variant is the baseline.
 
-    A variant without ``=DIR`` runs ``<bundles>/<target>`` when ``--bundles`` is given, else the
+    A variant without ``=DIR`` runs ``<bundles>/<target>`` when ``--bundles`` is given (or
+    ``--bundles`` with ``{target}`` filled in, e.g. ``runs/bundles/lite0-{target}``), else the
     single ``--bundle``.
 
     Example:
@@ -73,7 +74,9 @@ def parse_compare(text: str, bundles: Path | None, default_bundle: Path | None,
         if sep:
             bundle = Path(path)
         elif bundles is not None:
-            bundle = bundles / known.target
+            text = str(bundles)
+            bundle = Path(text.format(target=known.target)) if "{target}" in text \
+                else bundles / known.target
         elif default_bundle is not None:
             bundle = default_bundle
         else:

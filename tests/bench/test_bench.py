@@ -35,6 +35,8 @@ def test_parse_compare(tmp_path: Path) -> None:
     variants = parse_compare("torch-fp32,onnxruntime-int8-cpu=/x,openvino", tmp_path, None, threads=2)
     assert [v.bundle for v in variants] == [tmp_path / "fp32", Path("/x"), tmp_path / "fp32"]
     assert variants[2].options == {"precision": "default", "threads": 2}
+    pattern = parse_compare("onnxruntime-int8-cpu", Path("b/lite0-{target}"), None)
+    assert pattern[0].bundle == Path("b/lite0-int8-cpu")
     with pytest.raises(ConfigError, match="unknown benchmark variant 'tflite'; known: \\["):
         parse_compare("tflite", tmp_path, None)
     with pytest.raises(ConfigError, match="needs a bundle"):
