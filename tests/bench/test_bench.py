@@ -97,3 +97,11 @@ def test_cli_bench(tiny_bundle_dir: Path, tmp_path: Path) -> None:
     report = json.loads((tmp_path / "b.json").read_text())
     assert report["throughput_fps"]["streaming"] is None and report["int8_floor"] is None
     assert "p50 ms" in out.stdout
+
+
+def test_fps_counts_intervals_not_frames() -> None:
+    """5 results 0.1 s apart span 0.4 s: 4 intervals → 10 fps (not 5 / 0.4 = 12.5)."""
+    from edge_sdk.streaming.stats import StreamStats
+
+    stats = StreamStats(processed=5, first_result=100.0, last_result=100.4)
+    assert stats.fps == pytest.approx(10.0)
