@@ -21,7 +21,7 @@ from export.calibration import classifier_calibration, segmenter_calibration
 from export.data import load_frames, split_digest
 from export.errors import ExportError, GateError
 from export.gate import DEFAULT_MAX_DROP, compare, evaluate_bundle
-from export.latency import measure_latency
+from export.latency import measure_latencies
 from export.onnx_export import check_parity, output_spec, real_inputs, to_onnx
 from export.quantize import TARGETS, quantize_int8, to_fp16
 from export.train import load_checkpoint, model_from_checkpoint, predict_probability
@@ -90,12 +90,10 @@ def _choose(role: str, variants: tuple[str, ...], forced: str, fp32: Path, work:
             raise ExportError(f"unknown {role} precision {forced!r}; expected 'auto' or one of "
                               f"{sorted(_VARIANT_PRECISION)}")
         variants = (forced,)
-    files, latency = {}, {}
+    files = {variant: _convert(variant, fp32, work, role, calibration, options.min_calibration)
+             for variant in variants}
+    latency = measure_latencies(files, shape, runs=options.latency_runs, threads=options.threads)
     for variant in variants:
-        files[variant] = _convert(variant, fp32, work, role, calibration,
-                                  options.min_calibration)
-        latency[variant] = measure_latency(files[variant], shape, runs=options.latency_runs,
-                                           threads=options.threads)
         print(f"{role} {variant}: p50 {latency[variant]['p50_ms']:.2f} ms", flush=True)
     chosen = min(variants, key=lambda v: latency[v]["p50_ms"])
     return chosen, files[chosen], {"candidates_latency_ms": latency, "chosen": chosen,

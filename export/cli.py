@@ -153,9 +153,12 @@ def _make_default(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from export.report import load_reports, markdown_table
+    from export.report import describe_bundles, load_reports, markdown_table
 
-    print(markdown_table(load_reports(args.reports)))
+    if args.reports:
+        print(markdown_table(load_reports(args.reports)))
+    if args.bundles:
+        print(describe_bundles(args.bundles))
     return 0
 
 
@@ -223,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_make_default)
 
     p = sub.add_parser("report", help="markdown table from edge-sdk eval --json reports")
-    p.add_argument("reports", nargs="+", help="LABEL=eval.json")
+    p.add_argument("reports", nargs="*", help="LABEL=eval.json")
+    p.add_argument("--bundles", nargs="*", type=Path, help="also describe these bundles")
     p.set_defaults(func=_report)
     return parser
 

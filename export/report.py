@@ -42,3 +42,28 @@ def load_reports(items: Sequence[str]) -> dict[str, dict[str, Any]]:
         except (OSError, json.JSONDecodeError) as exc:
             raise ExportError(f"report: cannot read eval report {path}: {exc}") from exc
     return reports
+
+
+def describe_bundles(bundles: Sequence[str | Path]) -> str:
+    """Markdown: per bundle and net, the precision chosen, measured latencies, the val gate."""
+    from edge_sdk.bundle import load_bundle
+
+    lines = ["| bundle | net | precision | ORT CPU p50 ms per candidate | val gate (fp32 → converted) |",
+             "|---|---|---|---|---|"]
+    for path in bundles:
+        bundle = load_bundle(path)
+        prov = bundle.manifest.provenance
+        gate = prov.get("gate", {})
+        gate_text = ", ".join(
+            f"{m} {v['reference']:.3f} → {v['converted']:.3f}"
+            for m, v in gate.get("metrics", {}).items()) or "–"
+        gate_text += "" if gate.get("passed", False) else " (FAILED)"
+        for role, spec in bundle.manifest.models.items():
+            record = prov.get("conversion", {}).get(role, {})
+            candidates = ", ".join(f"{k} {v['p50_ms']:.2f}" for k, v in
+                                   record.get("candidates_latency_ms", {}).items())
+            arch = prov.get("training", {}).get(role, {}).get("arch", "?")
+            lines.append(f"| {Path(path).name} | {role} `{arch}` | {spec.precision} "
+                         f"({record.get('chosen', '?')}) | {candidates} | "
+                         f"{gate_text if role == 'segmenter' else ''} |")
+    return "\n".join(lines)
