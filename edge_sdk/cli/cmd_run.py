@@ -1,0 +1,160 @@
+"""``edge-sdk run``: the pipeline over a live source, a video, a DICOM cine or images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from edge_sdk.cli.common import (
+    add_backend_args,
+    open_pipeline,
+    positive_int,
+)
+from edge_sdk.errors import ConfigError
+
+
+class Progress:
+    """The live progress line: redrawn in place on a terminal, one line a second in a log."""
+
+    def __init__(self, stream: Any, every_s: float = 1.0) -> None:
+        self.stream, self.every_s = stream, every_s
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, stats: Any, force: bool = False) -> None:
+        import time
+
+        now = time.monotonic()
+        if not force and now - self.last < (0.25 if self.tty else self.every_s):
+            return
+        self.last = now
+        line = stats.progress_line()
+        self.stream.write(("\r\033[K" + line) if self.tty else line + "\n")
+        self.stream.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.tty and self.shown:
+            self.stream.write("\n")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import cv2
+
+    from edge_sdk.media import VIDEO_SUFFIXES
+    from edge_sdk.overlay import draw_overlay
+    from edge_sdk.sources import IgtlSource, source_from_uri
+    from edge_sdk.streaming import StreamRunner
+    from edge_sdk.timing import format_table, summarize
+
+    if args.save is not None and args.save.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ConfigError(f"--save {args.save}: expected a video file name ending in one of "
+                          f"{', '.join(VIDEO_SUFFIXES)}")
+    source = source_from_uri(args.source)
+    if source.kind == "push":
+        raise ConfigError("--source push: a push source is fed by your own code through the "
+                          "Python API (PushSource.push); the command line has nothing to push. "
+                          "Use a device, file or synthetic:// URI")
+    source.open()  # a missing file or device fails here, before the models load
+    output = writer = jsonl = None
+    latencies, n_lesions = [], 0
+    progress = Progress(sys.stderr)
+    runner = None
+    try:
+        with open_pipeline(args) as pipeline:
+            smoother = None
+            if args.smooth:
+                from edge_sdk.tracking import TemporalSmoother
+
+                smoother = TemporalSmoother(pipeline.params, min_frames=args.smooth)
+            region = source.default_region if args.region == "default" else args.region
+            runner = StreamRunner(pipeline, source, policy=args.policy, region=region,
+                                  smoother=smoother, max_frames=args.max_frames,
+                                  stall_timeout=args.stall_timeout)
+            if args.igtl_out:
+                from edge_sdk.igtl_output import IgtlOutput
+                from edge_sdk.sources.igtl import parse_host_port
+
+                same = isinstance(source, IgtlSource) and parse_host_port(
+                    args.igtl_out, "--igtl-out") == (source.connection.host, source.connection.port)
+                output = (IgtlOutput(connection=source.connection) if same
+                          else IgtlOutput(args.igtl_out)).open()
+            jsonl = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
+            fps = source.nominal_fps or getattr(source, "file_fps", None) or 10.0
+            with runner:
+                for item in runner:
+                    result = item.result
+                    latencies.append(result.latency_ms)
+                    n_lesions += len(result.lesions)
+                    if jsonl:
+                        name = item.info.get("name") or f"{source.kind}#{item.frame_index}"
+                        jsonl.write(json.dumps({"source": name, **result.to_dict()}) + "\n")
+                    if output is not None:
+                        output.send(result)
+                    if args.save is not None:  # only the imaging area is ever recorded
+                        canvas = draw_overlay(item.image, result, pipeline.params.positive_class)
+                        if writer is None:
+                            size = (canvas.shape[1], canvas.shape[0])
+                            args.save.parent.mkdir(parents=True, exist_ok=True)
+                            writer = cv2.VideoWriter(str(args.save), cv2.VideoWriter_fourcc(*"mp4v"),
+                                                     fps, size)
+                            if not writer.isOpened():
+                                raise ConfigError(f"cannot write the video {args.save}")
+                        if (canvas.shape[1], canvas.shape[0]) != size:
+                            canvas = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
+                        writer.write(canvas)
+                    progress.update(runner.stats)
+    finally:
+        source.close()
+        if writer is not None:
+            writer.release()
+        if jsonl:
+            jsonl.close()
+        if output is not None:
+            output.close()
+        if runner is not None:
+            stats = runner.stats
+            progress.update(stats, force=True)
+            progress.finish()
+            for error in stats.errors:
+                print(f"edge-sdk run: {error}", file=sys.stderr)
+            print(f"processed {stats.processed} frame(s), failed {stats.failures}, lesions found "
+                  f"{n_lesions}", file=sys.stderr)
+            summary = stats.summary()
+            if output is not None:
+                summary.update(igtl_sent=output.sent, igtl_failed=output.failed)
+            print("summary: " + json.dumps(summary), file=sys.stderr)
+            if latencies:
+                print(format_table(summarize(latencies)), file=sys.stderr)
+    return 1 if runner is not None and runner.stats.failures else 0
+
+
+def add_parser(sub: Any) -> None:
+    run = sub.add_parser("run", help="run the pipeline over a live source, video, DICOM cine or images")
+    run.add_argument("--source", required=True,
+                     help="a path (image, folder, video, .dcm) or a URI: synthetic://?fps=30, "
+                          "file:scan.mp4?pace=1, images:DIR, v4l2:///dev/video0?fourcc=MJPG&"
+                          "size=1920x1080&fps=30, 'gst:... ! appsink', dicom:cine.dcm, "
+                          "igtl://127.0.0.1:18944?device=Image")
+    add_backend_args(run)
+    run.add_argument("--save", type=Path, default=None, help="write an overlay video (e.g. out.mp4)")
+    run.add_argument("--jsonl", type=Path, default=None, help="write one JSON line per frame")
+    run.add_argument("--max-frames", type=positive_int, default=None, help="stop after N frames")
+    run.add_argument("--policy", default=None,
+                     help="hand-off policy latest | queue(N) | block (default: latest for live "
+                          "sources, block for files, folders and DICOM)")
+    run.add_argument("--region", default="default",
+                     help="imaging area to crop to: auto | source | none | x0,y0,x1,y1 (default: "
+                          "auto for live sources and the simulator, source for DICOM, none for "
+                          "files and folders)")
+    run.add_argument("--smooth", type=positive_int, default=None, metavar="K",
+                     help="temporal smoothing: report a lesion after K consecutive frames")
+    run.add_argument("--stall-timeout", type=float, default=2.0,
+                     help="seconds without a frame before the source is reported stalled")
+    run.add_argument("--igtl-out", default=None, metavar="HOST:PORT",
+                     help="send results over OpenIGTLink (label map IMAGE + scores STRING)")
+    run.set_defaults(func=_cmd_run)
