@@ -19,7 +19,7 @@ from edge_sdk import (
     load_bundle,
     write_bundle_manifest,
 )
-from edge_sdk.testing import synthetic_frame, tiny_classifier_onnx, tiny_segmenter_onnx
+from edge_sdk.testing import synthetic_frame, tiny_classifier_onnx
 
 
 @pytest.fixture()

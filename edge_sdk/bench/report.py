@@ -145,7 +145,7 @@ def markdown(report: dict[str, Any]) -> str:
              f"- command: `{report['command']}`",
              f"- machine: {env['cpu']['model']}, {env['cpu']['usable_cores']} usable cores, "
              f"{env['threads']} threads; GPU: {env['gpus']}",
-             f"- packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
+             "- packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
              f"- frames: {report['frames']} after {report['warmup']} warm-up, source "
              f"`{report['source']}`, variants interleaved", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -62,7 +62,7 @@ def test_macs_of_a_known_conv(tmp_path: Path) -> None:
 
 
 def test_compare_two_tiny_variants(tiny_bundle_dir: Path, tmp_path: Path) -> None:
-    variants = parse_compare(f"onnxruntime-fp32,openvino-fp32", None, tiny_bundle_dir, threads=1)
+    variants = parse_compare("onnxruntime-fp32,openvino-fp32", None, tiny_bundle_dir, threads=1)
     report, runs = run_benchmark(BenchOptions(
         variants=variants, source="synthetic://?fps=0&size=320x240&seed=1", frames=6, warmup=2,
         threads=1, streaming_frames=4, command="test"))
