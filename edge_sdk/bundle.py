@@ -151,7 +151,8 @@ def write_bundle_manifest(root: str | Path, manifest: Manifest) -> Bundle:
             for a in spec.artifacts
         )
         specs[role] = dataclasses.replace(spec, sha256=file_sha256(path), artifacts=artifacts)
-    final = dataclasses.replace(manifest, **specs)
+    final = dataclasses.replace(manifest, segmenter=specs["segmenter"],
+                                classifier=specs["classifier"])
     text = json.dumps(final.to_dict(), indent=2, sort_keys=False) + "\n"
     (root / MANIFEST_NAME).write_text(text, encoding="utf-8")
     return load_bundle(root)

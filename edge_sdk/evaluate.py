@@ -44,7 +44,7 @@ def evaluate(pipeline: Pipeline, samples: Sequence[Sample], progress: bool = Tru
     """
     dice, iou, y_true, scores = [], [], [], []
     normal_flags = []
-    latency = {stage: [] for stage in STAGES}
+    latency: dict[str, list[float]] = {stage: [] for stage in STAGES}
     for sample in _progress(samples, progress):
         result = pipeline.process(read_gray(sample.image_path))
         for stage in STAGES:

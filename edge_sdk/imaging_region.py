@@ -120,7 +120,7 @@ def detect_imaging_region(frame: np.ndarray, min_area_fraction: float = 0.1) -> 
     active = (blur > 12).astype(np.uint8)
     k = max(5, side // 45) | 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    active = cv2.morphologyEx(active, cv2.MORPH_OPEN, kernel)
+    active = np.asarray(cv2.morphologyEx(active, cv2.MORPH_OPEN, kernel), np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(active, connectivity=8)
     if count <= 1:
         raise FrameError("no imaging area found: the frame is blank. Fix: pass region as a box "
@@ -136,7 +136,7 @@ def detect_imaging_region(frame: np.ndarray, min_area_fraction: float = 0.1) -> 
     cv2.drawContours(full, contours, -1, 1, thickness=-1)  # fills dark lesions and cysts inside
     # the blur spread the area outward by half its size: shrink it back, plus a safety pixel
     shrink = cv2.getStructuringElement(cv2.MORPH_RECT, (size + 2, size + 2))
-    full = cv2.erode(full, shrink)
+    full = np.asarray(cv2.erode(full, shrink), np.uint8)
     x, y, w, h = cv2.boundingRect(full)
     if w == 0 or h == 0:
         raise FrameError("no imaging area found after trimming its edge. Fix: pass region as a box")

@@ -20,7 +20,7 @@ PROVIDER_PREFERENCE = (
 )
 """Execution providers tried in this order when none is named explicitly."""
 
-_ORT_TYPES = {
+_ORT_TYPES: dict[str, np.dtype[Any]] = {
     "tensor(float)": np.dtype(np.float32),
     "tensor(float16)": np.dtype(np.float16),
     "tensor(uint8)": np.dtype(np.uint8),

@@ -79,9 +79,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 from edge_sdk.igtl_output import IgtlOutput
                 from edge_sdk.sources.igtl import parse_host_port
 
-                same = isinstance(source, IgtlSource) and parse_host_port(
-                    args.igtl_out, "--igtl-out") == (source.connection.host, source.connection.port)
-                output = (IgtlOutput(connection=source.connection) if same
+                igtl = source if isinstance(source, IgtlSource) else None
+                same = igtl is not None and parse_host_port(args.igtl_out, "--igtl-out") == (
+                    igtl.connection.host, igtl.connection.port)
+                output = (IgtlOutput(connection=igtl.connection) if igtl is not None and same
                           else IgtlOutput(args.igtl_out)).open()
             jsonl = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
             fps = source.nominal_fps or getattr(source, "file_fps", None) or 10.0
@@ -100,7 +101,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                         if writer is None:
                             size = (canvas.shape[1], canvas.shape[0])
                             args.save.parent.mkdir(parents=True, exist_ok=True)
-                            writer = cv2.VideoWriter(str(args.save), cv2.VideoWriter_fourcc(*"mp4v"),
+                            writer = cv2.VideoWriter(str(args.save), cv2.VideoWriter.fourcc(*"mp4v"),
                                                      fps, size)
                             if not writer.isOpened():
                                 raise ConfigError(f"cannot write the video {args.save}")

@@ -94,8 +94,9 @@ class ProbeSimulator:
         self.lesions = DEFAULT_LESIONS[:lesions]
         self._geometry()
         rng = np.random.default_rng(seed)
-        texture = cv2.GaussianBlur(rng.normal(0.0, 1.0, (height, width)).astype(np.float32),
-                                   (0, 0), max(2.0, width / 60))
+        texture = np.asarray(cv2.GaussianBlur(
+            rng.normal(0.0, 1.0, (height, width)).astype(np.float32), (0, 0), max(2.0, width / 60)),
+            np.float32)
         texture /= max(1e-6, float(np.abs(texture).max()))
         self._tissue = (0.95 + 0.12 * texture) * np.exp(-0.35 * self._depth)  # time-gain compensated
         self._tissue[self._depth < 0.03] *= 1.25  # bright skin line
@@ -169,7 +170,7 @@ class ProbeSimulator:
         truth = self.lesion_boxes(index)
         rng = np.random.default_rng((self.seed, index))
         speckle = rng.rayleigh(0.8, (height, width)).astype(np.float32)  # fully developed speckle
-        speckle = cv2.GaussianBlur(speckle, (0, 0), 1.0)
+        speckle = np.asarray(cv2.GaussianBlur(speckle, (0, 0), 1.0), np.float32)
         echo = np.ones((height, width), np.float32)
         for item in truth:  # each lesion (and its shadow) is drawn in a window around it
             (cx, cy), (ax, ay) = item["center"], item["axes"]

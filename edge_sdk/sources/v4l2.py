@@ -91,7 +91,7 @@ class V4l2Source(FrameSource):
     def configure(self, capture: Any) -> dict[str, Any]:
         """Ask ``capture`` for the format, size, rate and a single buffer; return what it granted."""
         if self.fourcc:
-            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc))
+            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*self.fourcc))
         if self.size:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
