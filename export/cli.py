@@ -31,6 +31,7 @@ def _train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
         seed=args.seed, pretrained=not args.scratch, threads=args.threads, limit=args.limit,
         segmenter=str(args.segmenter or ""), augment=not args.no_augment,
+        init_from=str(args.init_from or ""),
     )
     from export.models import get_entry
 
@@ -62,6 +63,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segmenter", type=Path, help="classifier: segmenter best.pt for "
                    "predicted-region crops")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init-from", type=Path, help="start from this checkpoint's weights (same "
+                   "net) with a fresh optimizer and schedule")
     p.set_defaults(func=_train)
 
 

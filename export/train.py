@@ -55,6 +55,7 @@ class TrainConfig:
     limit: int = 0  # >0: use only this many frames per split (tests, smoke runs)
     segmenter: str = ""  # classifier only: a segmenter best.pt whose predictions add crops
     augment: bool = True
+    init_from: str = ""  # a checkpoint of the same net to start from (a second, shorter schedule)
 
     def input_spec(self) -> InputSpec:
         size = self.size or get_entry(self.role, self.arch).default_size
@@ -152,7 +153,8 @@ def _fit(config: TrainConfig, model: nn.Module, train: SegmentationData | CropDa
     last = out / "last.pt"
     if resume and last.is_file():
         ckpt = load_checkpoint(last)
-        if ckpt["config"] != dataclasses.asdict(config):
+        # threads only changes speed, not the result: a run may resume with another count
+        if {**ckpt["config"], "threads": 0} != {**dataclasses.asdict(config), "threads": 0}:
             raise ExportError(f"resume: {last} was written with another config "
                               f"({ckpt['config']}); use a fresh --out or the same options")
         model.load_state_dict(ckpt["model"])
@@ -204,6 +206,19 @@ def _fit(config: TrainConfig, model: nn.Module, train: SegmentationData | CropDa
             "best_path": str(out / "best.pt")}
 
 
+def _initial_model(config: TrainConfig) -> nn.Module:
+    """The registry's net (ImageNet init where available), or the weights of ``init_from``."""
+    model = build_model(config.role, config.arch, config.pretrained and not config.init_from)
+    if config.init_from:
+        ckpt = load_checkpoint(config.init_from)
+        if (ckpt["config"]["role"], ckpt["config"]["arch"]) != (config.role, config.arch):
+            raise ExportError(f"init_from: {config.init_from} holds a {ckpt['config']['arch']} "
+                              f"{ckpt['config']['role']}, not a {config.arch} {config.role}")
+        model.load_state_dict(ckpt["model"])
+        print(f"initialized from {config.init_from} (epoch {ckpt['epoch']})")
+    return model
+
+
 def _setup(config: TrainConfig) -> None:
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -218,7 +233,7 @@ def train_segmenter(config: TrainConfig, resume: bool = False) -> dict[str, Any]
     train = SegmentationData(load_frames(config.data, "train", limit), spec,
                              AugmentConfig() if config.augment else None)
     val_frames = load_frames(config.data, "val", limit)
-    model = build_model("segmenter", config.arch, config.pretrained)
+    model = _initial_model(config)
     print(f"segmenter {config.arch}: {len(train)} train / {len(val_frames)} val frames, "
           f"input {spec.shape}, split sha256 {split_digest(config.data)[:12]}")
     return _fit(config, model, train, dice_bce_loss,
@@ -253,7 +268,7 @@ def train_classifier(config: TrainConfig, resume: bool = False) -> dict[str, Any
     pos_weight = torch.tensor([(len(train) - positives) / max(1.0, positives)])
     print(f"classifier {config.arch}: {len(train)} train crops ({int(positives)} malignant), "
           f"{len(val)} val crops, input {spec.shape}, pos_weight {float(pos_weight):.2f}")
-    model = build_model("classifier", config.arch, config.pretrained)
+    model = _initial_model(config)
 
     def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return nn.functional.binary_cross_entropy_with_logits(logits, target,
