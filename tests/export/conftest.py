@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)  # see tiny_checkpoints: the machine may be shared
 
 from edge_sdk.testing import synthetic_frame  # noqa: E402
 
@@ -57,12 +58,15 @@ def tiny_checkpoints(synthetic_busi: Path, tmp_path_factory: pytest.TempPathFact
     """A segmenter and a classifier trained for 2 epochs at tiny sizes (best.pt paths)."""
     from export.train import TrainConfig, train_classifier, train_segmenter
 
+    # One thread: the CI machine has two cores and may run other work; oversubscribed OpenMP
+    # threads slow training by an order of magnitude.
     runs = tmp_path_factory.mktemp("runs")
     seg = TrainConfig(role="segmenter", arch="unet_lite0", out=str(runs / "seg"),
-                      data=str(synthetic_busi), size=SEG_SIZE, epochs=2, batch_size=4)
+                      data=str(synthetic_busi), size=SEG_SIZE, epochs=2, batch_size=4,
+                      threads=1)
     train_segmenter(seg)
     cls = TrainConfig(role="classifier", arch="mobilenetv3_small_100", out=str(runs / "cls"),
-                      data=str(synthetic_busi), size=CLS_SIZE, epochs=2, batch_size=4,
+                      data=str(synthetic_busi), size=CLS_SIZE, epochs=2, batch_size=4, threads=1,
                       segmenter=str(runs / "seg" / "best.pt"))
     train_classifier(cls)
     return runs / "seg" / "best.pt", runs / "cls" / "best.pt"

@@ -19,7 +19,7 @@ from export.errors import GateError  # noqa: E402
 
 def _options(tmp_path: Path, data: Path, target: str, **kw) -> BuildOptions:
     return BuildOptions(target=target, out=tmp_path / target, work=tmp_path / f"{target}.work",
-                        data=data, min_calibration=1, latency_runs=3, **kw)
+                        data=data, min_calibration=1, latency_runs=3, threads=1, **kw)
 
 
 def test_int8_cpu_bundle_round_trip(tiny_checkpoints, synthetic_busi: Path, tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_failed_gate_exits_non_zero_and_is_recorded(tiny_checkpoints, synthetic_
     out = tmp_path / "cli"
     code = main(["bundle", "--segmenter", str(seg), "--classifier", str(cls), "--target", "fp32",
                  "--out", str(out), "--data", str(synthetic_busi), "--max-drop", "-1",
-                 "--calibration-frames", "1", "--no-tune"])
+                 "--calibration-frames", "1", "--no-tune", "--threads", "1"])
     assert code == 3
 
 

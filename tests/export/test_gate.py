@@ -46,7 +46,7 @@ def test_gate_command_exits_non_zero_when_forced(tiny_bundle_dir: Path, syntheti
     other = tmp_path / "other"
     shutil.copytree(tiny_bundle_dir, other)
     args = ["gate", str(other), "--reference", str(tiny_bundle_dir), "--data",
-            str(synthetic_busi)]
+            str(synthetic_busi), "--threads", "1"]
     assert main(args) == 0
     assert main(args + ["--max-drop", "-1"]) == 3
     assert "accuracy gate failed: dice dropped by" in capsys.readouterr().err

@@ -56,7 +56,7 @@ def test_classifier_loss_decreases(synthetic_busi: Path) -> None:
 
 def test_run_writes_checkpoints_and_resumes(synthetic_busi: Path, tmp_path: Path) -> None:
     config = TrainConfig(role="segmenter", arch="unet_lite0", out=str(tmp_path / "run"),
-                         data=str(synthetic_busi), size=64, epochs=1, batch_size=4)
+                         data=str(synthetic_busi), size=64, epochs=1, batch_size=4, threads=1)
     train_segmenter(config)
     config.epochs = 2
     with pytest.raises(ExportError, match="another config"):
@@ -69,7 +69,8 @@ def test_run_writes_checkpoints_and_resumes(synthetic_busi: Path, tmp_path: Path
 
 def test_resume_continues_from_last_epoch(synthetic_busi: Path, tmp_path: Path) -> None:
     config = TrainConfig(role="segmenter", arch="unet_lite0", out=str(tmp_path / "run"),
-                         data=str(synthetic_busi), size=64, epochs=2, batch_size=4, patience=5)
+                         data=str(synthetic_busi), size=64, epochs=2, batch_size=4, patience=5,
+                         threads=1)
     ckpt_dir = tmp_path / "run"
     ckpt_dir.mkdir()
     result = train_segmenter(config)
