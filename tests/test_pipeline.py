@@ -208,13 +208,17 @@ def test_pipeline_params_validation() -> None:
         PipelineParams(segmentation_threshold=1.5)
 
 
-@pytest.mark.parametrize("noise_scale", [3, 40])  # few large regions, and a large noisy foreground
-def test_region_statistics_match_opencv(noise_scale: int) -> None:
+@pytest.mark.parametrize("sort_limit", [0, 10**9])  # OpenCV's stats pass, and the NumPy sort
+@pytest.mark.parametrize("noise_scale", [3, 40])  # many small regions, a large noisy foreground
+def test_region_statistics_match_opencv(noise_scale: int, sort_limit: int,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Both ways of computing region statistics agree with OpenCV's stats pass."""
     import cv2
 
+    from edge_sdk import roi
     from edge_sdk.roi import find_regions
 
+    monkeypatch.setattr(roi, "_SORT_LIMIT", sort_limit)
     rng = np.random.default_rng(noise_scale)
     prob = cv2.GaussianBlur(rng.random((300, 400)).astype(np.float32), (0, 0), noise_scale / 10 + 1)
     prob = (prob - prob.min()) / (prob.max() - prob.min())
