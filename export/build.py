@@ -165,6 +165,9 @@ def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
     reference_note = {"note": "fp32 reference for the accuracy gate"}
     reference = write_bundle(work / "fp32-reference", nets["segmenter_fp32"],
                              nets["classifier_fp32"], params, reference_note, options.name)
+    if not options.tune:
+        provenance["pipeline_tuning"] = {"chosen": params.to_dict(),
+                                         "rule": "given (not searched in this build)"}
     if options.tune:
         params, tuning = tune_params(reference.root, options.data, options.gate_split,
                                      base=params, threads=options.threads)

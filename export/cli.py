@@ -109,11 +109,18 @@ def _quantize(args: argparse.Namespace) -> int:
 def _bundle(args: argparse.Namespace) -> int:
     from export.build import BuildOptions, build_bundle
 
+    extra = {}
+    if args.params_from:
+        from edge_sdk.bundle import load_bundle
+
+        # the same nets' post-processing, already chosen on val: no need to search again
+        extra["params"] = load_bundle(args.params_from).manifest.pipeline
     options = BuildOptions(
         target=args.target, out=args.out, work=args.work or args.out.parent / f"{args.out.name}.work",
         data=args.data, max_drop=args.max_drop, calibration_frames=args.calibration_frames,
         segmenter_variant=args.segmenter_precision, classifier_variant=args.classifier_precision,
-        threads=args.threads, name=args.name, tune=not args.no_tune,
+        threads=args.threads, name=args.name,
+        tune=not (args.no_tune or args.params_from), **extra,
     )
     bundle = build_bundle(args.segmenter, args.classifier, options)
     gate = bundle.manifest.provenance["gate"]
@@ -211,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="busi-two-stage")
     p.add_argument("--no-tune", action="store_true",
                    help="keep the default post-processing instead of choosing it on val")
+    p.add_argument("--params-from", type=Path,
+                   help="take the post-processing of this bundle (same nets) instead of tuning")
     p.set_defaults(func=_bundle)
 
     p = sub.add_parser("gate", help="compare a bundle against an fp32 reference on val")

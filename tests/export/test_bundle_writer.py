@@ -66,3 +66,15 @@ def test_make_default_refuses_ungated_bundle(tiny_bundle_dir: Path, tmp_path: Pa
                                              capsys) -> None:
     assert main(["make-default", str(tiny_bundle_dir), "--dest", str(tmp_path / "d")]) == 1
     assert "no passed accuracy gate" in capsys.readouterr().err
+
+
+def test_params_from_another_bundle(tiny_checkpoints, synthetic_busi: Path, tmp_path: Path,
+                                    tiny_bundle_dir: Path) -> None:
+    seg, cls = tiny_checkpoints
+    code = main(["bundle", "--segmenter", str(seg), "--classifier", str(cls), "--target", "fp32",
+                 "--out", str(tmp_path / "b"), "--data", str(synthetic_busi),
+                 "--params-from", str(tiny_bundle_dir), "--threads", "1"])
+    assert code == 0
+    manifest = load_bundle(tmp_path / "b").manifest
+    assert manifest.pipeline == load_bundle(tiny_bundle_dir).manifest.pipeline
+    assert manifest.provenance["pipeline_tuning"]["rule"].startswith("given")
