@@ -37,7 +37,7 @@ def _train(args: argparse.Namespace) -> int:
 
     get_entry(args.role, args.arch)  # a clear error before any data is read
     run = train_segmenter if args.role == "segmenter" else train_classifier
-    result = run(config, resume=args.resume)
+    result = run(config, resume=args.resume, stop_after=args.stop_after)
     print(json.dumps({k: v for k, v in result.items() if k != "history"}))
     return 0
 
@@ -63,6 +63,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segmenter", type=Path, help="classifier: segmenter best.pt for "
                    "predicted-region crops")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--stop-after", type=int, help="stop after this epoch (schedule unchanged)")
     p.add_argument("--init-from", type=Path, help="start from this checkpoint's weights (same "
                    "net) with a fresh optimizer and schedule")
     p.set_defaults(func=_train)

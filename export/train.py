@@ -144,7 +144,7 @@ def _progress(total: int, desc: str) -> Any:
 def _fit(config: TrainConfig, model: nn.Module, train: SegmentationData | CropData,
          loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
          validate: Callable[[nn.Module], dict[str, float]], metric: str,
-         resume: bool) -> dict[str, Any]:
+         resume: bool, stop_after: int | None = None) -> dict[str, Any]:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
@@ -202,6 +202,9 @@ def _fit(config: TrainConfig, model: nn.Module, train: SegmentationData | CropDa
         (out / "history.json").write_text(json.dumps(history, indent=1))
         print(f"epoch {epoch}: loss {record['loss']:.4f} val {metric} {scores[metric]:.4f} "
               f"{'*best*' if improved else ''} ({record['seconds']} s)", flush=True)
+        if stop_after is not None and epoch >= stop_after:
+            print(f"stopped after epoch {epoch} as asked (--stop-after); --resume continues")
+            break
     return {"best": best, "best_epoch": best_epoch, "history": history,
             "best_path": str(out / "best.pt")}
 
@@ -225,8 +228,15 @@ def _setup(config: TrainConfig) -> None:
     np.random.seed(config.seed)
 
 
-def train_segmenter(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    """Train a registered segmenter with Dice+BCE; select the epoch by val Dice."""
+def train_segmenter(config: TrainConfig, resume: bool = False,
+                    stop_after: int | None = None) -> dict[str, Any]:
+    """Train a registered segmenter with Dice+BCE; select the epoch by val Dice.
+
+    Args:
+        config: The run's settings.
+        resume: Continue from ``out/last.pt`` if it exists.
+        stop_after: Stop after this epoch (the schedule still spans ``config.epochs``).
+    """
     _setup(config)
     spec, params = config.input_spec(), PipelineParams()
     limit = config.limit or None
@@ -237,7 +247,8 @@ def train_segmenter(config: TrainConfig, resume: bool = False) -> dict[str, Any]
     print(f"segmenter {config.arch}: {len(train)} train / {len(val_frames)} val frames, "
           f"input {spec.shape}, split sha256 {split_digest(config.data)[:12]}")
     return _fit(config, model, train, dice_bce_loss,
-                lambda m: segmentation_val(m, val_frames, spec, params), "dice", resume)
+                lambda m: segmentation_val(m, val_frames, spec, params), "dice", resume,
+                stop_after)
 
 
 def classifier_crops(config: TrainConfig, frames: list[Frame], params: PipelineParams
@@ -251,7 +262,8 @@ def classifier_crops(config: TrainConfig, frames: list[Frame], params: PipelineP
     return crops
 
 
-def train_classifier(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+def train_classifier(config: TrainConfig, resume: bool = False,
+                     stop_after: int | None = None) -> dict[str, Any]:
     """Train a registered classifier on runtime-made crops; select the epoch by val AUC.
 
     Class balance: the BCE's positive weight is #benign / #malignant crops of the train split.
@@ -275,4 +287,4 @@ def train_classifier(config: TrainConfig, resume: bool = False) -> dict[str, Any
                                                               pos_weight=pos_weight)
 
     return _fit(config, model, train, loss_fn, lambda m: classification_val(m, val), "auc",
-                resume)
+                resume, stop_after)

@@ -89,3 +89,18 @@ def test_augment_keeps_mask_aligned_and_dtypes() -> None:
         assert out.dtype == np.uint8 and out_mask.dtype == np.uint8
         assert out.shape == image.shape == out_mask.shape
         assert np.array_equal(out > 100, out_mask > 0) or abs(int((out > 100).sum()) - int(out_mask.sum())) < 60
+
+
+def test_stop_after_then_resume_equals_one_run(synthetic_busi: Path, tmp_path: Path) -> None:
+    def config(out: str) -> TrainConfig:
+        return TrainConfig(role="segmenter", arch="unet_lite0", out=str(tmp_path / out),
+                           data=str(synthetic_busi), size=64, epochs=2, batch_size=4, threads=1,
+                           augment=False)
+
+    whole = train_segmenter(config("a"))
+    first = train_segmenter(config("b"), stop_after=0)
+    assert len(first["history"]) == 1
+    rest = train_segmenter(config("b"), resume=True)
+    assert [h["epoch"] for h in rest["history"]] == [0, 1]
+    for a, b in zip(whole["history"], rest["history"]):
+        assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["dice"] - b["dice"]) < 1e-5
