@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from edge_sdk.bench.variants import Variant
+from edge_sdk.errors import EdgeSDKError
 from edge_sdk.pipeline import Pipeline
 from edge_sdk.results import StageLatency
 
@@ -56,9 +57,13 @@ def load_frames(source: str, count: int) -> list[np.ndarray]:
 
 
 def open_pipeline(variant: Variant) -> Pipeline:
-    pipeline = Pipeline(variant.bundle, backend=variant.backend,  # type: ignore[arg-type]
+    """Open a variant's pipeline; a failure names the variant (all open before any timing)."""
+    try:
+        return Pipeline(variant.bundle, backend=variant.backend,  # type: ignore[arg-type]
                         backend_options=dict(variant.options))
-    return pipeline
+    except EdgeSDKError as exc:
+        raise type(exc)(f"variant {variant.name} ({variant.bundle}): {exc}. Fix: leave it out "
+                        "of --compare or point it at another bundle") from exc
 
 
 def _notes(pipeline: Pipeline) -> list[str]:
@@ -79,7 +84,14 @@ def interleaved(variants: Sequence[Variant], frames: Sequence[np.ndarray], warmu
                 progress: Callable[[int, int], None] | None = None) -> list[VariantRun]:
     """Run every frame through every variant in turn (A B C A B C …) so that drift of a shared
     machine lands on all variants alike. Warm-up frames are run and not recorded."""
-    pipelines = [open_pipeline(v) for v in variants]
+    pipelines: list[Pipeline] = []
+    try:
+        for variant in variants:
+            pipelines.append(open_pipeline(variant))
+    except BaseException:
+        for pipeline in pipelines:
+            pipeline.close()
+        raise
     runs = [VariantRun(v, notes=_notes(p), bundle_digest=p.bundle.digest)
             for v, p in zip(variants, pipelines)]
     try:
