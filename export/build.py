@@ -188,7 +188,7 @@ def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
     try:
         gate.update(compare(ref_metrics, got_metrics, options.max_drop))
     except GateError as exc:
-        gate.update(passed=False, max_drop=options.max_drop, error=str(exc))
+        gate.update(exc.result, passed=False, max_drop=options.max_drop, error=str(exc))
         error = exc
     provenance["gate"] = gate
     provenance["metrics"] = {options.gate_split: got_metrics}

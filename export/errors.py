@@ -10,4 +10,12 @@ class ExportError(EdgeSDKError):
 
 
 class GateError(ExportError):
-    """A converted model lost more accuracy than the gate allows."""
+    """A converted model lost more accuracy than the gate allows.
+
+    Attributes:
+        result: The gate's per-metric record (reference, converted, drop), for the manifest.
+    """
+
+    def __init__(self, message: str, result: dict | None = None) -> None:
+        super().__init__(message)
+        self.result = result or {}

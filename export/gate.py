@@ -51,7 +51,9 @@ def compare(reference: dict[str, Any], converted: dict[str, Any],
         if drop > max_drop:
             failures.append(f"{metric} dropped by {drop:.4f} ({ref:.4f} -> {got:.4f})")
     if failures:
+        result["passed"] = False
         raise GateError(f"accuracy gate failed: {'; '.join(failures)}; allowed drop {max_drop}. "
                         "Fix: calibrate on more/other frames, keep that net at higher precision "
-                        "(--segmenter-precision/--classifier-precision), or loosen --max-drop")
+                        "(--segmenter-precision/--classifier-precision), or loosen --max-drop",
+                        result)
     return result

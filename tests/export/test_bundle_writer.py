@@ -54,6 +54,7 @@ def test_failed_gate_exits_non_zero_and_is_recorded(tiny_checkpoints, synthetic_
                                         tune=False))
     manifest = json.loads((tmp_path / "fp16" / "manifest.json").read_text())
     assert manifest["provenance"]["gate"]["passed"] is False
+    assert set(manifest["provenance"]["gate"]["metrics"]) == {"dice", "auc"}
     assert manifest["models"]["segmenter"]["precision"] == "fp16"
     out = tmp_path / "cli"
     code = main(["bundle", "--segmenter", str(seg), "--classifier", str(cls), "--target", "fp32",

@@ -32,8 +32,10 @@ def test_compare_table(converted: dict, max_drop: float, failing: str | None) ->
         result = compare(REF, converted, max_drop)
         assert result["passed"] and set(result["metrics"]) == {"dice", "auc"}
     else:
-        with pytest.raises(GateError, match=failing):
+        with pytest.raises(GateError, match=failing) as info:
             compare(REF, converted, max_drop)
+        assert info.value.result["passed"] is False
+        assert set(info.value.result["metrics"]) == {"dice", "auc"}
 
 
 def test_undefined_metric_is_an_error() -> None:
