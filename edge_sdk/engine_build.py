@@ -16,10 +16,9 @@ from typing import Any, TextIO
 
 from edge_sdk.bundle import Bundle, load_bundle, write_bundle_manifest
 from edge_sdk.errors import BackendError, ConfigError, MissingDependencyError
-from edge_sdk.manifest import ArtifactSpec, ModelSpec
+from edge_sdk.manifest import ArtifactSpec
 from edge_sdk.tensorrt_compat import (
     build_plan,
-    engine_file_name,
     network_flags,
     supports_progress_monitor,
 )
@@ -205,23 +204,6 @@ def build_engine(
     }
 
 
-def _engine_for_spec(bundle: Bundle, spec: ModelSpec, out_dir: Path, precision: str | None,
-                     max_lesions: int, **options: Any) -> tuple[Path, dict[str, Any]]:
-    from edge_sdk.cuda_runtime import device_properties
-
-    import tensorrt as trt
-
-    gpu = device_properties(0)
-    chosen = precision or spec.precision
-    max_batch = max_lesions if spec.input.dynamic_batch else max(1, spec.input.shape[0])
-    name = engine_file_name(spec.role, chosen, trt.__version__, gpu["compute_capability"],
-                            gpu["name"], max_batch, options.get("dla_core"))
-    path = out_dir / name
-    meta = build_engine(bundle.model_path(spec.role), path, precision=chosen,
-                        onnx_precision=spec.precision, max_batch=max_batch, **options)
-    return path, meta
-
-
 def build_bundle_engines(
     bundle_dir: str | Path,
     precision: str | None = None,
@@ -233,16 +215,22 @@ def build_bundle_engines(
     Existing TensorRT artifacts with the same TensorRT version, compute capability and
     precision are replaced; the manifest's sha256 list is rewritten.
     """
+    from edge_sdk.engine_cache import engine_target, host_facts, is_compatible
+
     require_tensorrt()
     bundle = load_bundle(bundle_dir)
     manifest = bundle.manifest
     limit = max_lesions or manifest.pipeline.max_lesions
+    facts = host_facts()
     specs = {}
     for role, spec in manifest.models.items():
-        path, meta = _engine_for_spec(bundle, spec, bundle.root, precision, limit, **options)
-        same = lambda a: all(a.meta.get(k) == meta[k] for k in  # noqa: E731
-                             ("tensorrt_version", "compute_capability", "precision"))
-        kept = tuple(a for a in spec.artifacts if not (a.kind == "tensorrt" and same(a)))
+        chosen = precision or spec.precision
+        name, max_batch = engine_target(spec, chosen, limit, facts, options.get("dla_core"))
+        path = bundle.root / name
+        meta = build_engine(bundle.model_path(role), path, precision=chosen,
+                            onnx_precision=spec.precision, max_batch=max_batch, **options)
+        kept = tuple(a for a in spec.artifacts
+                     if not (a.kind == "tensorrt" and is_compatible(dict(a.meta), facts, chosen)))
         artifact = ArtifactSpec("tensorrt", path.name, PLACEHOLDER_SHA, meta)
         specs[role] = dataclasses.replace(spec, artifacts=kept + (artifact,))
     updated = dataclasses.replace(manifest, segmenter=specs["segmenter"],

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.bundle import Bundle, file_sha256
+from edge_sdk.manifest import ModelSpec
 from edge_sdk.tensorrt_compat import engine_file_name
 
 MATCH_KEYS = ("tensorrt_version", "compute_capability", "precision")
@@ -43,6 +44,19 @@ def is_compatible(meta: dict[str, Any], facts: dict[str, str], precision: str) -
     """True when an engine's metadata matches this host and the wanted precision."""
     wanted = {**facts, "precision": precision}
     return all(str(meta.get(key)) == str(wanted[key]) for key in MATCH_KEYS)
+
+
+def engine_target(spec: ModelSpec, precision: str, max_lesions: int, facts: dict[str, str],
+                  dla_core: int | None = None, max_batch: int = 0) -> tuple[str, int]:
+    """The plan file name and largest batch of an engine for ``spec`` on the host ``facts``.
+
+    A dynamic-batch net (the classifier) is built for batch 1 … ``max_lesions``; a fixed-batch
+    net for its own batch. ``max_batch`` > 0 overrides both.
+    """
+    batch = max_batch or (max_lesions if spec.input.dynamic_batch else max(1, spec.input.shape[0]))
+    name = engine_file_name(spec.role, precision, facts["tensorrt_version"],
+                            facts["compute_capability"], facts["gpu"], batch, dla_core)
+    return name, batch
 
 
 def _writable(folder: Path) -> bool:
@@ -99,10 +113,9 @@ def engine_for(bundle: Bundle, role: str, precision: str | None = None, *,
     for artifact in spec.artifacts_of("tensorrt"):
         if is_compatible(dict(artifact.meta), facts, wanted):
             return bundle.artifact_path(role, artifact), dict(artifact.meta)
-    max_batch = int(build_options.pop("max_batch", 0)) or (
-        bundle.manifest.pipeline.max_lesions if spec.input.dynamic_batch else spec.input.shape[0])
-    name = engine_file_name(role, wanted, facts["tensorrt_version"], facts["compute_capability"],
-                            facts["gpu"], max_batch, build_options.get("dla_core"))
+    name, max_batch = engine_target(spec, wanted, bundle.manifest.pipeline.max_lesions, facts,
+                                    build_options.get("dla_core"),
+                                    int(build_options.pop("max_batch", 0)))
     plan = cache_dir(bundle) / name
     meta = _cached(plan)
     if meta is not None:
