@@ -76,6 +76,7 @@ def system_info() -> dict[str, Any]:
     """Everything ``edge-sdk info`` prints, as a dict."""
     from edge_sdk import __version__
     from edge_sdk.backends import BACKENDS
+    from edge_sdk.backends.onnxruntime_backend import default_threads
 
     providers: list[str] | str
     try:
@@ -84,10 +85,7 @@ def system_info() -> dict[str, Any]:
         providers = list(onnxruntime.get_available_providers())
     except ImportError as exc:
         providers = f"onnxruntime not importable: {exc}"
-    try:
-        threads = len(os.sched_getaffinity(0))
-    except AttributeError:
-        threads = os.cpu_count() or 1
+    threads = default_threads()
     return {
         "edge_sdk": __version__,
         "python": platform.python_version(),

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from edge_sdk.backends.onnxruntime_backend import default_threads
 from edge_sdk.sysinfo import UNKNOWN, cpu_model, gpus, jetson_info, package_version
 
 
@@ -41,10 +42,7 @@ def _min_equals_max(line: str) -> bool:
 
 def environment(threads: int | None, bundles: dict[str, str]) -> dict[str, Any]:
     """The environment block: CPU, threads, GPU and driver, packages, bundle digests, Jetson."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 1
+    usable = default_threads()
     jetson = jetson_info()
     return {
         "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "usable_cores": usable},
