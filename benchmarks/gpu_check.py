@@ -124,22 +124,12 @@ def main() -> int:
 
 
 def _tiny_bundle_with_programs(folder: Path) -> Path:
-    import dataclasses
-
-    from edge_sdk import write_bundle_manifest
-    from edge_sdk.manifest import ArtifactSpec
     from edge_sdk.testing import make_tiny_bundle
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.backends.tiny_torch import tiny_classifier_program, tiny_segmenter_program
+    from tests.backends.tiny_torch import add_tiny_programs
 
-    bundle = make_tiny_bundle(folder, seg_size=256, cls_size=224)
-    tiny_segmenter_program(folder / "segmenter.pt2", 256)
-    tiny_classifier_program(folder / "classifier.pt2", 224)
-    m = bundle.manifest
-    seg = dataclasses.replace(m.segmenter, artifacts=(ArtifactSpec("torch", "segmenter.pt2", "0" * 64),))
-    cls = dataclasses.replace(m.classifier, artifacts=(ArtifactSpec("torch", "classifier.pt2", "0" * 64),))
-    return write_bundle_manifest(folder, dataclasses.replace(m, segmenter=seg, classifier=cls)).root
+    return add_tiny_programs(make_tiny_bundle(folder, seg_size=256, cls_size=224).root)
 
 
 if __name__ == "__main__":

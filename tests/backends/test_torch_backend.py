@@ -3,7 +3,6 @@ pipeline. CUDA variants run where a GPU is present (marker ``gpu``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -12,12 +11,15 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the torch backend needs the 'export' extra (PyTorch)")
 
-from edge_sdk import BundleError, ConfigError, Pipeline, load_bundle, write_bundle_manifest  # noqa: E402
+from edge_sdk import BundleError, ConfigError, Pipeline  # noqa: E402
 from edge_sdk.backends import TorchBackend  # noqa: E402
-from edge_sdk.manifest import ArtifactSpec  # noqa: E402
 from edge_sdk.testing import synthetic_frame  # noqa: E402
 from tests.backends.contract import CLS_SIZE, SEG_SIZE, BackendContract  # noqa: E402
-from tests.backends.tiny_torch import tiny_classifier_program, tiny_segmenter_program  # noqa: E402
+from tests.backends.tiny_torch import (  # noqa: E402
+    add_tiny_programs,
+    tiny_classifier_program,
+    tiny_segmenter_program,
+)
 
 
 class TestTorchContract(BackendContract):
@@ -29,17 +31,7 @@ class TestTorchContract(BackendContract):
 
 
 def _with_torch_artifacts(source: Path, folder: Path) -> Path:
-    root = Path(shutil.copytree(source, folder / "bundle"))
-    bundle = load_bundle(root)
-    manifest = bundle.manifest
-    tiny_segmenter_program(root / "segmenter.pt2", manifest.segmenter.input.shape[2])
-    tiny_classifier_program(root / "classifier.pt2", manifest.classifier.input.shape[2])
-    seg = dataclasses.replace(manifest.segmenter,
-                              artifacts=(ArtifactSpec("torch", "segmenter.pt2", "0" * 64),))
-    cls = dataclasses.replace(manifest.classifier,
-                              artifacts=(ArtifactSpec("torch", "classifier.pt2", "0" * 64),))
-    write_bundle_manifest(root, dataclasses.replace(manifest, segmenter=seg, classifier=cls))
-    return root
+    return add_tiny_programs(Path(shutil.copytree(source, folder / "bundle")))
 
 
 def test_pipeline_torch_matches_onnxruntime(tiny_bundle_dir: Path, tmp_path: Path) -> None:
