@@ -241,6 +241,10 @@ class PipelineParams:
     decision_threshold: float = 0.5
     class_names: tuple[str, ...] = ("benign", "malignant")
     positive_class: str = "malignant"
+    # test-time augmentation: also run the left-right mirror and average the probabilities
+    # (costs a second segmenter call / doubles the classifier batch; chosen on val)
+    segmenter_hflip: bool = False
+    classifier_hflip: bool = False
 
     def __post_init__(self) -> None:
         checks = (
@@ -251,6 +255,8 @@ class PipelineParams:
             ("decision_threshold", 0.0 <= self.decision_threshold <= 1.0, "in [0, 1]"),
             ("class_names", len(self.class_names) == 2, "two names (negative, positive)"),
             ("positive_class", self.positive_class in self.class_names, "one of class_names"),
+            ("segmenter_hflip", isinstance(self.segmenter_hflip, bool), "true or false"),
+            ("classifier_hflip", isinstance(self.classifier_hflip, bool), "true or false"),
         )
         for name, ok, expected in checks:
             if not ok:

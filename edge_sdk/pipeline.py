@@ -184,10 +184,10 @@ class Pipeline:
         seg_in = to_input(image, manifest.segmenter.input)[None]
         t_pre = time.perf_counter_ns()
 
-        seg_out = self.segmenter.infer({manifest.segmenter.input.name: seg_in})
+        prob = self._segment(seg_in)
         t_seg = time.perf_counter_ns()
 
-        mask, regions = self._regions(seg_out[manifest.segmenter.output.name], image.shape[:2])
+        mask, regions = self._regions(prob, image.shape[:2])
         over_limit = max(0, len(regions) - self.params.max_lesions)
         regions = regions[: self.params.max_lesions]
         t_post = time.perf_counter_ns()
@@ -254,21 +254,36 @@ class Pipeline:
 
     def probability_map(self, raw: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
         """Turn the segmenter's raw output into an H×W float32 probability map of the frame."""
-        spec = self.bundle.manifest.segmenter
-        prob = np.asarray(raw, dtype=np.float32).reshape(raw.shape[-2:])
-        if spec.output.meaning == "lesion_logit":
-            prob = _sigmoid(prob)
         height, width = frame_hw
-        return cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(self._net_probability(raw), (width, height),
+                          interpolation=cv2.INTER_LINEAR)
 
-    def _regions(self, raw: np.ndarray, frame_hw: tuple[int, int]) -> tuple[np.ndarray, list]:
+    def _net_probability(self, raw: np.ndarray) -> np.ndarray:
+        """The segmenter's output as a probability map at the net's resolution."""
         if int(np.prod(raw.shape[:-2])) != 1:
             raise BundleError(
                 f"bundle: segmenter output '{self.bundle.manifest.segmenter.output.name}' has "
                 f"shape {raw.shape}; expected one H×W map (1×1×H×W)"
             )
-        prob = self.probability_map(raw, frame_hw)
-        min_area = max(1, math.ceil(self.params.min_lesion_area_fraction * frame_hw[0] * frame_hw[1]))
+        prob = np.asarray(raw, dtype=np.float32).reshape(raw.shape[-2:])
+        if self.bundle.manifest.segmenter.output.meaning == "lesion_logit":
+            prob = _sigmoid(prob)
+        return prob
+
+    def _segment(self, seg_in: np.ndarray) -> np.ndarray:
+        """Net-resolution lesion probability, averaged with the mirror's when asked."""
+        spec = self.bundle.manifest.segmenter
+        prob = self._net_probability(self.segmenter.infer({spec.input.name: seg_in})[spec.output.name])
+        if self.params.segmenter_hflip:
+            mirrored = np.ascontiguousarray(seg_in[..., ::-1])
+            raw = self.segmenter.infer({spec.input.name: mirrored})[spec.output.name]
+            prob = 0.5 * (prob + self._net_probability(raw)[:, ::-1])
+        return prob
+
+    def _regions(self, prob: np.ndarray, frame_hw: tuple[int, int]) -> tuple[np.ndarray, list]:
+        height, width = frame_hw
+        prob = cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
+        min_area = max(1, math.ceil(self.params.min_lesion_area_fraction * height * width))
         labels, regions = find_regions(prob, self.params.segmentation_threshold, min_area)
         if not regions:
             return np.zeros(frame_hw, np.uint8), regions
@@ -281,6 +296,8 @@ class Pipeline:
         """Classify all crops of a frame: one batched call with a dynamic-batch classifier."""
         spec = self.bundle.manifest.classifier
         batch = np.stack(crops)
+        if self.params.classifier_hflip:  # mirrors ride in the same batch; averaged below
+            batch = np.concatenate([batch, batch[..., ::-1]])
         fixed = spec.input.shape[0]
         if fixed == -1:
             chunks = [batch]
@@ -294,7 +311,10 @@ class Pipeline:
         for chunk in chunks:
             raw = np.asarray(self.classifier.infer({spec.input.name: chunk})[spec.output.name])
             scores.append(self._malignancy(raw))
-        return np.concatenate(scores)[: len(crops)]
+        score = np.concatenate(scores)
+        if self.params.classifier_hflip:
+            return 0.5 * (score[: len(crops)] + score[len(crops) : 2 * len(crops)])
+        return score[: len(crops)]
 
     def _malignancy(self, raw: np.ndarray) -> np.ndarray:
         meaning = self.bundle.manifest.classifier.output.meaning

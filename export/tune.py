@@ -1,8 +1,9 @@
 """Choose the pipeline parameters between the nets on the val split (never on test).
 
 The nets are fixed; only the post-processing changes: segmentation threshold, smallest lesion
-kept, how many lesions are kept, and the malignancy decision threshold. Every candidate is
-scored by :func:`edge_sdk.evaluate.evaluate`, the code behind ``edge-sdk eval``.
+kept, how many lesions are kept, mirror test-time augmentation of each net, and the malignancy
+decision threshold. Every candidate is scored by :func:`edge_sdk.evaluate.evaluate`, the code
+behind ``edge-sdk eval``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ SEG_THRESHOLDS = (0.4, 0.5, 0.6)
 MIN_AREA_FRACTIONS = (0.001, 0.005)
 MAX_LESIONS = (1, 2, 4)
 DECISION_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+# a mirror pass costs a second segmenter call (or twice the classifier batch): keep it only
+# when it buys at least this much val Dice + AUC
+MIN_TTA_GAIN = 0.005
 
 
 def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
@@ -30,11 +34,14 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
                 min_area_fractions: Sequence[float] = MIN_AREA_FRACTIONS,
                 max_lesions: Sequence[int] = MAX_LESIONS,
                 decision_thresholds: Sequence[float] = DECISION_THRESHOLDS,
-                threads: int = 2) -> tuple[PipelineParams, dict[str, Any]]:
+                threads: int = 2, tta: bool = True,
+                min_tta_gain: float = MIN_TTA_GAIN) -> tuple[PipelineParams, dict[str, Any]]:
     """Grid-search the post-processing on ``split``.
 
     First the segmentation settings, by Dice + AUC (both depend on which regions are kept);
-    then the decision threshold, by sensitivity + specificity (Youden's J).
+    with ``tta``, then the mirror passes of the segmenter and of the classifier, each kept only
+    when it raises Dice + AUC by ``min_tta_gain`` (they cost latency); last the decision
+    threshold, by sensitivity + specificity (Youden's J).
 
     Returns:
         The chosen parameters and a record of the search (for the manifest's provenance).
@@ -47,17 +54,23 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
                                                        max_lesions):
             params = dataclasses.replace(base, segmentation_threshold=threshold,
                                          min_lesion_area_fraction=area, max_lesions=keep)
-            pipeline.params = params
-            report = evaluate(pipeline, samples, progress=False)
-            score = (report["dice"] or 0.0) + (report["auc"] or 0.0)
             trials.append({"segmentation_threshold": threshold, "min_lesion_area_fraction": area,
-                           "max_lesions": keep, "dice": report["dice"], "auc": report["auc"],
-                           "score": score})
+                           "max_lesions": keep, **_score(pipeline, params, samples)})
         best = max(trials, key=lambda t: t["score"])
         chosen = dataclasses.replace(
             base, segmentation_threshold=best["segmentation_threshold"],
             min_lesion_area_fraction=best["min_lesion_area_fraction"],
             max_lesions=best["max_lesions"])
+        tta_trials = []
+        if tta:
+            score = best["score"]
+            for key in ("segmenter_hflip", "classifier_hflip"):
+                candidate = dataclasses.replace(chosen, **{key: True})
+                trial = {key: True, **_score(pipeline, candidate, samples)}
+                trial["kept"] = trial["score"] >= score + min_tta_gain
+                tta_trials.append(trial)
+                if trial["kept"]:
+                    chosen, score = candidate, trial["score"]
         decisions = []
         for threshold in decision_thresholds:
             pipeline.params = dataclasses.replace(chosen, decision_threshold=threshold)
@@ -68,6 +81,15 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
                               "specificity": report["specificity"]})
     best_decision = max(decisions, key=lambda d: d["youden_j"])
     chosen = dataclasses.replace(chosen, decision_threshold=best_decision["decision_threshold"])
-    return chosen, {"split": split, "rule": "max dice+auc, then max Youden J",
-                    "segmentation_trials": trials, "decision_trials": decisions,
-                    "chosen": chosen.to_dict()}
+    return chosen, {"split": split,
+                    "rule": f"max dice+auc; mirror passes kept when they add >= {min_tta_gain}; "
+                            "then max Youden J",
+                    "segmentation_trials": trials, "tta_trials": tta_trials,
+                    "decision_trials": decisions, "chosen": chosen.to_dict()}
+
+
+def _score(pipeline: Pipeline, params: PipelineParams, samples: Any) -> dict[str, Any]:
+    pipeline.params = params
+    report = evaluate(pipeline, samples, progress=False)
+    return {"dice": report["dice"], "auc": report["auc"],
+            "score": (report["dice"] or 0.0) + (report["auc"] or 0.0)}

@@ -206,6 +206,29 @@ def test_manifest_model_mismatch_refused(tiny_bundle: Bundle, tmp_path: Path) ->
 def test_pipeline_params_validation() -> None:
     with pytest.raises(BundleError, match="segmentation_threshold"):
         PipelineParams(segmentation_threshold=1.5)
+    with pytest.raises(BundleError, match="segmenter_hflip.*true or false"):
+        PipelineParams(segmenter_hflip="yes")  # type: ignore[arg-type]
+    # manifests written before the mirror options existed still load, with both off
+    old = PipelineParams.from_dict({"segmentation_threshold": 0.4})
+    assert not old.segmenter_hflip and not old.classifier_hflip
+
+
+def test_mirror_test_time_augmentation(tiny_bundle: Bundle) -> None:
+    # the tiny nets are mirror-symmetric, so averaging with the mirror must change nothing:
+    # a mirror pass that were not flipped back would move the off-centre lesions
+    frame = synthetic_frame(300, 400, lesions=[(100, 100, 40, 25), (290, 200, 20, 30)])
+    mirrored = dataclasses.replace(tiny_bundle.manifest.pipeline, segmenter_hflip=True,
+                                   classifier_hflip=True)
+    with Pipeline(tiny_bundle) as plain, Pipeline(tiny_bundle, params=mirrored) as tta:
+        expected = plain.process(frame)
+        seg_calls, cls_calls = tta.segmenter.calls, tta.classifier.calls
+        got = tta.process(frame)
+        assert tta.segmenter.calls - seg_calls == 2  # the frame and its mirror
+        assert tta.classifier.calls - cls_calls == 1  # mirrored crops ride in the same batch
+    assert np.array_equal(got.mask, expected.mask)
+    assert [l.bbox for l in got.lesions] == [l.bbox for l in expected.lesions]
+    assert np.allclose([l.malignancy for l in got.lesions],
+                       [l.malignancy for l in expected.lesions], atol=1e-6)
 
 
 @pytest.mark.parametrize("sort_limit", [0, 10**9])  # OpenCV's stats pass, and the NumPy sort

@@ -38,6 +38,10 @@ def test_int8_cpu_bundle_round_trip(tiny_checkpoints, synthetic_busi: Path, tmp_
         assert key in prov, key
     assert prov["gate"]["passed"] and set(prov["gate"]["metrics"]) == {"dice", "auc"}
     assert manifest.pipeline.to_dict() == prov["pipeline_tuning"]["chosen"]
+    # the mirror passes were tried on val and each is kept or not on the record
+    tta = {next(iter(t)): t["kept"] for t in prov["pipeline_tuning"]["tta_trials"]}
+    assert set(tta) == {"segmenter_hflip", "classifier_hflip"}
+    assert manifest.pipeline.segmenter_hflip == tta["segmenter_hflip"]
     latency = prov["conversion"]["classifier"]["candidates_latency_ms"]
     assert set(latency) == {"fp32", "int8-qdq", "int8-qop"}
     with Pipeline(loaded) as pipeline:
