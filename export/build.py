@@ -20,6 +20,7 @@ from export.bundle_writer import NetFile, git_commit, tool_versions, utc_now, wr
 from export.calibration import classifier_calibration, segmenter_calibration
 from export.data import load_frames, split_digest
 from export.errors import ExportError, GateError
+from export.fidelity import DEFAULT_MAX_SHIFT, output_shift
 from export.gate import DEFAULT_MAX_DROP, compare, evaluate_bundle
 from export.latency import measure_latencies
 from export.onnx_export import check_parity, output_spec, real_inputs, to_onnx
@@ -43,6 +44,8 @@ class BuildOptions:
     work: Path
     data: Path
     max_drop: float = DEFAULT_MAX_DROP
+    max_output_shift: float = DEFAULT_MAX_SHIFT  # per-net p95 |Δ probability| (export.fidelity)
+    fidelity_samples: int = 128
     calibration_frames: int = 256
     min_calibration: int = 200  # refuse INT8 calibrated on fewer samples (tests lower it)
     segmenter_variant: str = "auto"  # auto | fp32 | int8-qdq | ...
@@ -82,9 +85,13 @@ def _convert(variant: str, fp32: Path, work: Path, role: str, calibration: Any,
 
 
 def _choose(role: str, variants: tuple[str, ...], forced: str, fp32: Path, work: Path,
-            calibration: Any, shape: tuple[int, ...], options: BuildOptions
-            ) -> tuple[str, Path, dict[str, Any]]:
-    """Convert to every candidate precision and keep the fastest (or the forced one)."""
+            calibration: Any, shape: tuple[int, ...], val_inputs: list[np.ndarray],
+            options: BuildOptions) -> tuple[str, Path, dict[str, Any]]:
+    """Convert to every candidate precision; keep the fastest faithful one (or the forced one).
+
+    Faithful: fp32 always; a conversion when the 95th percentile of its per-sample probability
+    shift on val inputs is within ``options.max_output_shift`` (:mod:`export.fidelity`).
+    """
     if forced != "auto":
         if forced not in _VARIANT_PRECISION:
             raise ExportError(f"unknown {role} precision {forced!r}; expected 'auto' or one of "
@@ -93,11 +100,30 @@ def _choose(role: str, variants: tuple[str, ...], forced: str, fp32: Path, work:
     files = {variant: _convert(variant, fp32, work, role, calibration, options.min_calibration)
              for variant in variants}
     latency = measure_latencies(files, shape, runs=options.latency_runs, threads=options.threads)
+    meaning = output_spec(role).meaning
+    shift = {variant: output_shift(fp32, path, val_inputs, meaning, options.threads)
+             for variant, path in files.items() if variant != "fp32"}
     for variant in variants:
-        print(f"{role} {variant}: p50 {latency[variant]['p50_ms']:.2f} ms", flush=True)
-    chosen = min(variants, key=lambda v: latency[v]["p50_ms"])
-    return chosen, files[chosen], {"candidates_latency_ms": latency, "chosen": chosen,
-                                   "rule": "forced" if forced != "auto" else "fastest p50"}
+        note = (f", p95 output shift {shift[variant]['p95']:.4f}" if variant in shift else "")
+        print(f"{role} {variant}: p50 {latency[variant]['p50_ms']:.2f} ms{note}", flush=True)
+    faithful = [v for v in variants
+                if v not in shift or shift[v]["p95"] <= options.max_output_shift]
+    if forced != "auto":
+        faithful = list(variants)
+    elif not faithful:  # the int8-trt/fp16 targets have no fp32 fallback in their candidates
+        measured = ", ".join(f"{v} {shift[v]['p95']:.4f}" for v in variants)
+        raise ExportError(
+            f"{role}: no {'/'.join(variants)} conversion stays within the output-shift "
+            f"tolerance ({options.max_output_shift}; measured p95 "
+            f"{measured}). Fix: calibrate on "
+            "more frames, force a precision (--segmenter-precision/--classifier-precision), or "
+            "loosen --max-output-shift")
+    chosen = min(faithful, key=lambda v: latency[v]["p50_ms"])
+    rule = ("forced" if forced != "auto" else
+            f"fastest p50 among those with p95 output shift <= {options.max_output_shift}")
+    return chosen, files[chosen], {"candidates_latency_ms": latency,
+                                   "candidates_output_shift": shift, "chosen": chosen,
+                                   "rule": rule}
 
 
 def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
@@ -150,8 +176,9 @@ def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
         print(f"{role} fp32 export parity: max |diff| {parity.max_abs_diff:.2e}", flush=True)
         spec = cfg.input_spec()
         shape = (1,) + tuple(spec.shape[1:])
+        val_inputs = real_inputs(cfg, options.fidelity_samples)
         variant, path, record = _choose(role, _TARGET_VARIANTS[options.target], forced, fp32,
-                                        work, calibration, shape, options)
+                                        work, calibration, shape, val_inputs, options)
         record["fp32_parity"] = parity.to_dict()
         if variant.startswith("int8"):
             record["calibration"] = {"samples_requested": n, "source": "train split via to_input" if

@@ -118,7 +118,8 @@ def _bundle(args: argparse.Namespace) -> int:
         extra["params"] = load_bundle(args.params_from).manifest.pipeline
     options = BuildOptions(
         target=args.target, out=args.out, work=args.work or args.out.parent / f"{args.out.name}.work",
-        data=args.data, max_drop=args.max_drop, calibration_frames=args.calibration_frames,
+        data=args.data, max_drop=args.max_drop, max_output_shift=args.max_output_shift,
+        calibration_frames=args.calibration_frames,
         segmenter_variant=args.segmenter_precision, classifier_variant=args.classifier_precision,
         threads=args.threads, name=args.name,
         tune=not (args.no_tune or args.params_from), **extra,
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     from export.data import default_data_dir
     from export.gate import DEFAULT_MAX_DROP
+    from export.fidelity import DEFAULT_MAX_SHIFT
     from export.quantize import TARGETS
 
     data = default_data_dir()
@@ -211,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=data)
     p.add_argument("--max-drop", type=float, default=DEFAULT_MAX_DROP,
                    help="largest allowed val Dice/AUC drop vs fp32 (default 0.01)")
+    p.add_argument("--max-output-shift", type=float, default=DEFAULT_MAX_SHIFT,
+                   help="auto precision: largest p95 per-sample |probability shift| vs fp32 on "
+                        "val inputs for a conversion to be chosen (default 0.05)")
     p.add_argument("--calibration-frames", type=int, default=256)
     p.add_argument("--segmenter-precision", default="auto",
                    help="auto (fastest measured) or fp32|fp16|int8-qdq|int8-qop|int8-trt")
