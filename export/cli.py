@@ -31,7 +31,7 @@ def _train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
         seed=args.seed, pretrained=not args.scratch, threads=args.threads, limit=args.limit,
         segmenter=str(args.segmenter or ""), augment=not args.no_augment,
-        init_from=str(args.init_from or ""),
+        init_from=str(args.init_from or ""), ema_decay=args.ema_decay,
     )
     from export.models import get_entry
 
@@ -66,6 +66,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-after", type=int, help="stop after this epoch (schedule unchanged)")
     p.add_argument("--init-from", type=Path, help="start from this checkpoint's weights (same "
                    "net) with a fresh optimizer and schedule")
+    p.add_argument("--ema-decay", type=float, default=0.0,
+                   help="validate and keep an exponential moving average of the weights with "
+                        "this decay (e.g. 0.99; default 0: off)")
     p.set_defaults(func=_train)
 
 

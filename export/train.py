@@ -56,6 +56,9 @@ class TrainConfig:
     segmenter: str = ""  # classifier only: a segmenter best.pt whose predictions add crops
     augment: bool = True
     init_from: str = ""  # a checkpoint of the same net to start from (a second, shorter schedule)
+    # >0: keep an exponential moving average of the weights (timm's ModelEmaV3) and validate,
+    # select and export the average; it smooths the epoch-to-epoch swings of a small val split
+    ema_decay: float = 0.0
 
     def input_spec(self) -> InputSpec:
         size = self.size or get_entry(self.role, self.arch).default_size
@@ -149,16 +152,21 @@ def _fit(config: TrainConfig, model: nn.Module, train: SegmentationData | CropDa
     out.mkdir(parents=True, exist_ok=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
+    ema = _ema(model, config.ema_decay)
     start, history, best, best_epoch = 0, [], -math.inf, -1
     last = out / "last.pt"
     if resume and last.is_file():
         ckpt = load_checkpoint(last)
-        # threads only changes speed, not the result: a run may resume with another count
-        if {**ckpt["config"], "threads": 0} != {**dataclasses.asdict(config), "threads": 0}:
+        # threads only changes speed, not the result: a run may resume with another count;
+        # options added since a checkpoint was written count as their defaults
+        saved = {**_config_defaults(), **ckpt["config"], "threads": 0}
+        if saved != {**dataclasses.asdict(config), "threads": 0}:
             raise ExportError(f"resume: {last} was written with another config "
                               f"({ckpt['config']}); use a fresh --out or the same options")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if ema is not None:
+            ema.module.load_state_dict(ckpt["ema"])
         start, history = ckpt["epoch"] + 1, ckpt["history"]
         best, best_epoch = ckpt["best"], ckpt["best_epoch"]
         print(f"resumed from {last} at epoch {start} (best {metric} {best:.4f} @ {best_epoch})")
@@ -182,23 +190,29 @@ def _fit(config: TrainConfig, model: nn.Module, train: SegmentationData | CropDa
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if ema is not None:
+                ema.update(model)
             losses.append(loss.item())
             bar.update(len(idx))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
         bar.close()
-        model.eval()
-        scores = validate(model)
+        selected = model if ema is None else ema.module  # what val scores and best.pt holds
+        selected.eval()
+        scores = validate(selected)
         record = {"epoch": epoch, "loss": float(np.mean(losses)), **scores,
                   "lr": _lr(config, epoch), "seconds": round(time.time() - t0, 1)}
         history.append(record)
         improved = scores[metric] > best
         if improved:
             best, best_epoch = scores[metric], epoch
-            torch.save({"model": model.state_dict(), "config": dataclasses.asdict(config),
+            torch.save({"model": selected.state_dict(), "config": dataclasses.asdict(config),
                         "epoch": epoch, "val": scores}, out / "best.pt")
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "config": dataclasses.asdict(config), "epoch": epoch, "history": history,
-                    "best": best, "best_epoch": best_epoch}, last)
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "config": dataclasses.asdict(config), "epoch": epoch, "history": history,
+                 "best": best, "best_epoch": best_epoch}
+        if ema is not None:
+            state["ema"] = ema.module.state_dict()
+        torch.save(state, last)
         (out / "history.json").write_text(json.dumps(history, indent=1))
         print(f"epoch {epoch}: loss {record['loss']:.4f} val {metric} {scores[metric]:.4f} "
               f"{'*best*' if improved else ''} ({record['seconds']} s)", flush=True)
@@ -207,6 +221,23 @@ def _fit(config: TrainConfig, model: nn.Module, train: SegmentationData | CropDa
             break
     return {"best": best, "best_epoch": best_epoch, "history": history,
             "best_path": str(out / "best.pt")}
+
+
+def _config_defaults() -> dict[str, Any]:
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig)
+            if f.default is not dataclasses.MISSING}
+
+
+def _ema(model: nn.Module, decay: float) -> Any:
+    """timm's weight EMA of ``model``, or None when ``decay`` is 0."""
+    if decay == 0.0:
+        return None
+    if not 0.0 < decay < 1.0:
+        raise ExportError(f"ema_decay is {decay}; expected 0 (off) or a value in (0, 1), "
+                          "e.g. 0.99 for a few hundred steps per epoch")
+    from timm.utils import ModelEmaV3
+
+    return ModelEmaV3(model, decay=decay)
 
 
 def _initial_model(config: TrainConfig) -> nn.Module:
