@@ -157,3 +157,23 @@ def test_backend_options(frames_dir: Path, tiny_bundle_dir: Path) -> None:
 def test_help(command: list[str]) -> None:
     out = edge_sdk(*command, "--help")
     assert out.returncode == 0 and "usage: edge-sdk" in out.stdout
+
+
+def test_no_tta_turns_the_mirror_passes_off(tiny_bundle_dir: Path, tmp_path: Path) -> None:
+    import argparse
+    import dataclasses
+    import shutil
+
+    from edge_sdk import load_bundle, write_bundle_manifest
+    from edge_sdk.cli.common import add_backend_args, open_pipeline
+
+    root = Path(shutil.copytree(tiny_bundle_dir, tmp_path / "tta"))
+    manifest = load_bundle(root).manifest
+    write_bundle_manifest(root, dataclasses.replace(manifest, pipeline=dataclasses.replace(
+        manifest.pipeline, segmenter_hflip=True, classifier_hflip=True)))
+    parser = argparse.ArgumentParser()
+    add_backend_args(parser)
+    for flags, expected in (([], True), (["--no-tta"], False)):
+        args = parser.parse_args(["--bundle", str(root), *flags])
+        with open_pipeline(args) as pipeline:
+            assert pipeline.params.segmenter_hflip is pipeline.params.classifier_hflip is expected
