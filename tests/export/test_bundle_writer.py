@@ -14,7 +14,7 @@ from edge_sdk.pipeline import Pipeline  # noqa: E402
 from edge_sdk.testing import synthetic_frame  # noqa: E402
 from export.build import BuildOptions, build_bundle  # noqa: E402
 from export.cli import main  # noqa: E402
-from export.errors import ExportError, GateError  # noqa: E402
+from export.errors import GateError  # noqa: E402
 
 
 def _options(tmp_path: Path, data: Path, target: str, **kw) -> BuildOptions:
@@ -55,15 +55,18 @@ def test_int8_cpu_bundle_round_trip(tiny_checkpoints, synthetic_busi: Path, tmp_
 def test_unfaithful_conversions_are_not_chosen(tiny_checkpoints, synthetic_busi: Path,
                                               tmp_path: Path) -> None:
     seg, cls = tiny_checkpoints
-    # no conversion can meet a negative tolerance: int8-cpu falls back to fp32 for both nets,
-    # int8-trt (no fp32 among its candidates) refuses with the measured shifts
-    bundle = build_bundle(seg, cls, _options(tmp_path, synthetic_busi, "int8-cpu",
-                                             max_output_shift=-1.0, tune=False))
-    assert bundle.manifest.segmenter.precision == bundle.manifest.classifier.precision == "fp32"
-    assert "output shift" in bundle.manifest.provenance["conversion"]["segmenter"]["rule"]
-    with pytest.raises(ExportError, match="segmenter: no int8-trt conversion stays within"):
-        build_bundle(seg, cls, _options(tmp_path, synthetic_busi, "int8-trt",
-                                        max_output_shift=-1.0, tune=False))
+    # no conversion can meet a negative tolerance: both targets fall back to fp32 for both nets
+    for target in ("int8-cpu", "int8-trt"):
+        bundle = build_bundle(seg, cls, _options(tmp_path, synthetic_busi, target,
+                                                 max_output_shift=-1.0, tune=False))
+        manifest = bundle.manifest
+        assert manifest.segmenter.precision == manifest.classifier.precision == "fp32"
+        assert "output shift" in manifest.provenance["conversion"]["segmenter"]["rule"]
+    # a loose tolerance: the GPU target keeps its first preference, whatever the CPU timings
+    bundle = build_bundle(seg, cls, _options(tmp_path, synthetic_busi, "int8-trt",
+                                             max_output_shift=1.0, max_drop=1.0,
+                                             tune=False))
+    assert bundle.manifest.segmenter.precision == bundle.manifest.classifier.precision == "int8"
 
 
 def test_failed_gate_exits_non_zero_and_is_recorded(tiny_checkpoints, synthetic_busi: Path,
