@@ -38,10 +38,11 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
                 min_tta_gain: float = MIN_TTA_GAIN) -> tuple[PipelineParams, dict[str, Any]]:
     """Grid-search the post-processing on ``split``.
 
-    First the segmentation settings, by Dice + AUC (both depend on which regions are kept);
-    with ``tta``, then the mirror passes of the segmenter and of the classifier, each kept only
-    when it raises Dice + AUC by ``min_tta_gain`` (they cost latency); last the decision
-    threshold, by sensitivity + specificity (Youden's J).
+    First the segmentation settings, by Dice + AUC (both depend on which regions are kept),
+    with ``tta`` once without and once with the segmenter's mirror pass; then, with ``tta``,
+    the classifier's mirror pass. A mirror pass is kept only when it raises Dice + AUC by
+    ``min_tta_gain`` (it costs latency). Last the decision threshold, by sensitivity +
+    specificity (Youden's J).
 
     Returns:
         The chosen parameters and a record of the search (for the manifest's provenance).
@@ -49,28 +50,35 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
     samples = load_samples(data, split)
     options = {"threads": threads, "providers": ["CPUExecutionProvider"]}
     trials = []
+    # the mirror pass softens the probability map, so it gets its own threshold search
+    segmenter_flips = (False, True) if tta else (False,)
     with Pipeline(bundle, backend_options=options) as pipeline:
-        for threshold, area, keep in itertools.product(seg_thresholds, min_area_fractions,
-                                                       max_lesions):
+        for flip, threshold, area, keep in itertools.product(
+                segmenter_flips, seg_thresholds, min_area_fractions, max_lesions):
             params = dataclasses.replace(base, segmentation_threshold=threshold,
-                                         min_lesion_area_fraction=area, max_lesions=keep)
-            trials.append({"segmentation_threshold": threshold, "min_lesion_area_fraction": area,
-                           "max_lesions": keep, **_score(pipeline, params, samples)})
-        best = max(trials, key=lambda t: t["score"])
+                                         min_lesion_area_fraction=area, max_lesions=keep,
+                                         segmenter_hflip=flip)
+            trials.append({"segmenter_hflip": flip, "segmentation_threshold": threshold,
+                           "min_lesion_area_fraction": area, "max_lesions": keep,
+                           **_score(pipeline, params, samples)})
+        best = max((t for t in trials if not t["segmenter_hflip"]), key=lambda t: t["score"])
+        if tta:
+            mirrored = max((t for t in trials if t["segmenter_hflip"]),
+                           key=lambda t: t["score"])
+            if mirrored["score"] >= best["score"] + min_tta_gain:
+                best = mirrored
         chosen = dataclasses.replace(
             base, segmentation_threshold=best["segmentation_threshold"],
             min_lesion_area_fraction=best["min_lesion_area_fraction"],
-            max_lesions=best["max_lesions"])
+            max_lesions=best["max_lesions"], segmenter_hflip=best["segmenter_hflip"])
         tta_trials = []
         if tta:
-            score = best["score"]
-            for key in ("segmenter_hflip", "classifier_hflip"):
-                candidate = dataclasses.replace(chosen, **{key: True})
-                trial = {key: True, **_score(pipeline, candidate, samples)}
-                trial["kept"] = trial["score"] >= score + min_tta_gain
-                tta_trials.append(trial)
-                if trial["kept"]:
-                    chosen, score = candidate, trial["score"]
+            candidate = dataclasses.replace(chosen, classifier_hflip=True)
+            trial = {"classifier_hflip": True, **_score(pipeline, candidate, samples)}
+            trial["kept"] = trial["score"] >= best["score"] + min_tta_gain
+            tta_trials.append(trial)
+            if trial["kept"]:
+                chosen = candidate
         decisions = []
         for threshold in decision_thresholds:
             pipeline.params = dataclasses.replace(chosen, decision_threshold=threshold)
