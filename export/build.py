@@ -17,7 +17,8 @@ import numpy as np
 from edge_sdk.bundle import Bundle
 from edge_sdk.manifest import PipelineParams
 from export.bundle_writer import NetFile, git_commit, tool_versions, utc_now, write_bundle
-from export.calibration import classifier_calibration, segmenter_calibration
+from export.calibration import (DEFAULT_CALIBRATION_SAMPLES, classifier_calibration,
+                                segmenter_calibration)
 from export.data import load_frames, split_digest
 from export.errors import ExportError, GateError
 from export.fidelity import DEFAULT_MAX_SHIFT, output_shift
@@ -50,7 +51,7 @@ class BuildOptions:
     max_drop: float = DEFAULT_MAX_DROP
     max_output_shift: float = DEFAULT_MAX_SHIFT  # per-net p95 |Δ probability| (export.fidelity)
     fidelity_samples: int = 128
-    calibration_frames: int = 256
+    calibration_frames: int = DEFAULT_CALIBRATION_SAMPLES
     min_calibration: int = 200  # refuse INT8 calibrated on fewer samples (tests lower it)
     segmenter_variant: str = "auto"  # auto | fp32 | int8-qdq | ...
     classifier_variant: str = "auto"

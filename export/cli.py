@@ -184,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     from export.data import default_data_dir
     from export.gate import DEFAULT_MAX_DROP
+    from export.calibration import DEFAULT_CALIBRATION_SAMPLES
     from export.fidelity import DEFAULT_MAX_SHIFT
     from export.quantize import TARGETS
 
@@ -203,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=TARGETS, required=True)
     p.add_argument("--format", choices=("QDQ", "QOperator"), default="QDQ")
     p.add_argument("--checkpoint", type=Path, help="the net's best.pt (INT8 calibration)")
-    p.add_argument("--calibration-frames", type=int, default=256)
+    p.add_argument("--calibration-frames", type=int, default=DEFAULT_CALIBRATION_SAMPLES,
+                   help="INT8 calibration samples drawn from the train split, at most (default "
+                        f"{DEFAULT_CALIBRATION_SAMPLES}: all of BUSI's train frames and crops)")
     p.add_argument("--data", type=Path, default=data)
     p.set_defaults(func=_quantize)
 
@@ -219,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-output-shift", type=float, default=DEFAULT_MAX_SHIFT,
                    help="auto precision: largest p95 per-sample |probability shift| vs fp32 on "
                         "val inputs for a conversion to be chosen (default 0.05)")
-    p.add_argument("--calibration-frames", type=int, default=256)
+    p.add_argument("--calibration-frames", type=int, default=DEFAULT_CALIBRATION_SAMPLES,
+                   help="INT8 calibration samples drawn from the train split, at most (default "
+                        f"{DEFAULT_CALIBRATION_SAMPLES}: all of BUSI's train frames and crops)")
     p.add_argument("--segmenter-precision", default="auto",
                    help="auto (fastest measured) or fp32|fp16|int8-qdq|int8-qop|int8-trt")
     p.add_argument("--classifier-precision", default="auto")
