@@ -1,7 +1,8 @@
 """ONNX precision conversion per target: ``fp32``, ``fp16``, ``int8-cpu``, ``int8-trt``.
 
 All INT8 work is done by ``onnxruntime.quantization`` (static quantization, MinMax
-calibration); this module only chooses its settings per target and feeds it calibration data.
+calibration over a moving average of the per-sample ranges); this module only chooses its
+settings per target and feeds it calibration data.
 
 - ``int8-cpu``: uint8 activations, int8 per-channel weights (u8s8): ONNX Runtime's fast x86
   path. QDQ or QOperator, whichever :func:`fastest_int8_cpu` measures faster.
@@ -126,12 +127,17 @@ def quantize_int8(model_in: str | Path, model_out: str | Path, target: str,
                       calibration_data_reader=reader, quant_format=formats[quant_format],
                       per_channel=True, weight_type=QuantType.QInt8,
                       calibrate_method=CalibrationMethod.MinMax)
+        # MinMax over the moving average of each sample's range rather than the extremes of
+        # all samples: one outlier frame no longer widens a tensor's range for every frame.
+        # Measured (val, end to end): the schedule-5 Lite0 segmenter lost 0.012 AUC with plain
+        # MinMax (gate failed) and none (+0.002) with the moving average.
+        moving = {"CalibMovingAverage": True}
         if target == "int8-cpu":
-            quantize_static(**common, activation_type=QuantType.QUInt8)
+            quantize_static(**common, activation_type=QuantType.QUInt8, extra_options=moving)
         else:
             quantize_static(**common, activation_type=QuantType.QInt8,
                             nodes_to_exclude=head_nodes(pre),
-                            extra_options={"ActivationSymmetric": True,
+                            extra_options={**moving, "ActivationSymmetric": True,
                                            "WeightSymmetric": True,
                                            # TensorRT fuses float biases; int32 bias DQ is
                                            # not part of its explicit-quantization contract
