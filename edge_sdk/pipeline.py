@@ -254,9 +254,13 @@ class Pipeline:
 
     def probability_map(self, raw: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
         """Turn the segmenter's raw output into an H×W float32 probability map of the frame."""
+        return self._frame_map(self._net_probability(raw), frame_hw)
+
+    @staticmethod
+    def _frame_map(prob: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
+        """A net-resolution probability map resized to the frame (bilinear)."""
         height, width = frame_hw
-        return cv2.resize(self._net_probability(raw), (width, height),
-                          interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
 
     def _net_probability(self, raw: np.ndarray) -> np.ndarray:
         """The segmenter's output as a probability map at the net's resolution."""
@@ -281,9 +285,8 @@ class Pipeline:
         return prob
 
     def _regions(self, prob: np.ndarray, frame_hw: tuple[int, int]) -> tuple[np.ndarray, list]:
-        height, width = frame_hw
-        prob = cv2.resize(prob, (width, height), interpolation=cv2.INTER_LINEAR)
-        min_area = max(1, math.ceil(self.params.min_lesion_area_fraction * height * width))
+        prob = self._frame_map(prob, frame_hw)
+        min_area = max(1, math.ceil(self.params.min_lesion_area_fraction * prob.size))
         labels, regions = find_regions(prob, self.params.segmentation_threshold, min_area)
         if not regions:
             return np.zeros(frame_hw, np.uint8), regions
