@@ -19,21 +19,6 @@ import numpy as np
 DEFAULT_MAX_SHIFT = 0.05
 
 
-def _probabilities(path: str | Path, inputs: Sequence[np.ndarray], meaning: str,
-                   threads: int) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    out = []
-    for x in inputs:
-        y = np.asarray(session.run(None, {name: x[None].astype(np.float32)})[0], np.float32)
-        out.append(1.0 / (1.0 + np.exp(-y)) if meaning.endswith("logit") else y)
-    return out
-
-
 def output_shift(reference: str | Path, candidate: str | Path, inputs: Sequence[np.ndarray],
                  meaning: str, threads: int = 2) -> dict[str, Any]:
     """Distribution over ``inputs`` of the per-sample mean |Δ probability| vs ``reference``.
@@ -49,8 +34,13 @@ def output_shift(reference: str | Path, candidate: str | Path, inputs: Sequence[
     Returns:
         ``{"samples", "mean", "p95", "max"}`` of the per-sample shifts.
     """
-    ref = _probabilities(reference, inputs, meaning, threads)
-    got = _probabilities(candidate, inputs, meaning, threads)
-    shifts = np.array([float(np.mean(np.abs(a - b))) for a, b in zip(ref, got)])
+    from export.onnx_export import run_onnx
+
+    batch = np.ascontiguousarray(np.stack(list(inputs)), dtype=np.float32)
+    ref, got = (run_onnx(path, batch, threads).astype(np.float32)
+                for path in (reference, candidate))
+    if meaning.endswith("logit"):
+        ref, got = 1.0 / (1.0 + np.exp(-ref)), 1.0 / (1.0 + np.exp(-got))
+    shifts = np.abs(ref - got).reshape(len(batch), -1).mean(axis=1)
     return {"samples": len(shifts), "mean": float(shifts.mean()),
             "p95": float(np.percentile(shifts, 95)), "max": float(shifts.max())}

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _session(path: str | Path, threads: int):  # noqa: ANN202 - onnxruntime type
+def cpu_session(path: str | Path, threads: int):  # noqa: ANN201 - onnxruntime type
+    """An ONNX Runtime session on the CPU provider with ``threads`` intra-op threads."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -25,7 +26,7 @@ def measure_latencies(paths: Mapping[str, str | Path], shape: tuple[int, ...], r
     candidate alike instead of favouring whichever happened to run in a quiet moment. Times
     are ``perf_counter_ns`` around each run; a dynamic batch must be given concretely.
     """
-    sessions = {key: _session(path, threads) for key, path in paths.items()}
+    sessions = {key: cpu_session(path, threads) for key, path in paths.items()}
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     feeds = {key: {s.get_inputs()[0].name: x} for key, s in sessions.items()}
     for key, session in sessions.items():

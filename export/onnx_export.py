@@ -87,11 +87,9 @@ class ParityReport:
 
 def run_onnx(path: str | Path, inputs: np.ndarray, threads: int = 2) -> np.ndarray:
     """Run a one-input, one-output ONNX file on a batch, one sample at a time if needed."""
-    import onnxruntime as ort
+    from export.latency import cpu_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = cpu_session(path, threads)
     name = session.get_inputs()[0].name
     fixed = session.get_inputs()[0].shape[0]
     if isinstance(fixed, int) and fixed == 1:
