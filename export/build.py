@@ -196,7 +196,7 @@ def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
     if not options.tune:
         provenance["pipeline_tuning"] = {"chosen": params.to_dict(),
                                          "rule": "given (not searched in this build)"}
-    if options.tune:
+    else:
         params, tuning = tune_params(reference.root, options.data, options.gate_split,
                                      base=params, threads=options.threads)
         provenance["pipeline_tuning"] = tuning

@@ -87,12 +87,13 @@ def run_benchmark(options: BenchOptions) -> tuple[dict[str, Any], list[Any]]:
 
 def _lossless(source: str, frames: int) -> str:
     """The synthetic source unpaced and bounded, so streaming measures the pipeline's rate."""
-    if source.startswith("synthetic:"):
-        base, _, query = source.partition("?")
-        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
-        params.update(fps="0", frames=str(frames))
-        return base + "?" + "&".join(f"{k}={v}" for k, v in params.items())
-    return source
+    from edge_sdk.sources.uri import parse_uri
+
+    uri = parse_uri(source)
+    if uri.scheme != "synthetic":
+        return source
+    params = {**uri.params, "fps": "0", "frames": str(frames)}
+    return f"synthetic://{uri.target}?" + "&".join(f"{k}={v}" for k, v in params.items())
 
 
 def write_outputs(report: dict[str, Any], runs: list[Any], json_path: Path | None,
