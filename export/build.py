@@ -16,17 +16,27 @@ import numpy as np
 
 from edge_sdk.bundle import Bundle
 from edge_sdk.manifest import PipelineParams
-from export.bundle_writer import NetFile, git_commit, tool_versions, utc_now, write_bundle
-from export.calibration import (DEFAULT_CALIBRATION_SAMPLES, classifier_calibration,
-                                segmenter_calibration)
+from export.bundle_writer import (
+    NetFile,
+    git_commit,
+    tool_versions,
+    utc_now,
+    write_bundle,
+)
+from export.calibration import (
+    DEFAULT_CALIBRATION_SAMPLES,
+    classifier_calibration,
+    segmenter_calibration,
+)
 from export.data import load_frames, split_digest
+from export.ensemble import Checkpoints, checkpoint_list, models_from_checkpoints
 from export.errors import ExportError, GateError
 from export.fidelity import DEFAULT_MAX_SHIFT, output_shift
 from export.gate import DEFAULT_MAX_DROP, compare, evaluate_bundle
 from export.latency import measure_latencies
-from export.onnx_export import check_parity, output_spec, real_inputs, to_onnx
+from export.onnx_export import check_parity, export_module, output_spec, real_inputs
 from export.quantize import TARGETS, quantize_int8, to_fp16
-from export.train import load_checkpoint, model_from_checkpoint, predict_probability
+from export.train import load_checkpoint, predict_probability
 from export.tune import tune_params
 
 # precision name in the manifest for each conversion this module can make
@@ -63,7 +73,15 @@ class BuildOptions:
     name: str = "busi-two-stage"
 
 
-def _training_summary(checkpoint: Path) -> dict[str, Any]:
+def _training_summary(checkpoints: list[Path]) -> dict[str, Any]:
+    if len(checkpoints) > 1:
+        members = [_member_summary(c) for c in checkpoints]
+        return {"arch": "mean of " + " + ".join(m["arch"] for m in members),
+                "ensemble": "mean of the members' logits", "members": members}
+    return _member_summary(checkpoints[0])
+
+
+def _member_summary(checkpoint: Path) -> dict[str, Any]:
     best = load_checkpoint(checkpoint)
     summary: dict[str, Any] = {"checkpoint": str(checkpoint), "arch": best["config"]["arch"],
                                "best_epoch": best["epoch"], "val": best["val"],
@@ -127,9 +145,12 @@ def _choose(role: str, variants: tuple[str, ...], forced: str, fp32: Path, work:
                                    "rule": rule}
 
 
-def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
+def build_bundle(segmenter_ckpt: Checkpoints, classifier_ckpt: Checkpoints,
                  options: BuildOptions) -> Bundle:
     """Export both nets, convert them for ``options.target``, gate on val, write the bundle.
+
+    Either net may be an ensemble: several checkpoints of one role export as one graph that
+    averages their logits.
 
     Raises:
         ExportError: a step failed (parity, calibration, unknown target...).
@@ -138,11 +159,14 @@ def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
     """
     if options.target not in TARGETS:
         raise ExportError(f"unknown target {options.target!r}; expected one of {list(TARGETS)}")
-    seg_ckpt, cls_ckpt = Path(segmenter_ckpt), Path(classifier_ckpt)
+    seg_ckpt, cls_ckpt = checkpoint_list(segmenter_ckpt), checkpoint_list(classifier_ckpt)
     work = Path(options.work)
     work.mkdir(parents=True, exist_ok=True)
-    seg_model, seg_cfg = model_from_checkpoint(seg_ckpt)
-    cls_model, cls_cfg = model_from_checkpoint(cls_ckpt)
+    seg_model, seg_cfg = models_from_checkpoints(seg_ckpt)
+    cls_model, cls_cfg = models_from_checkpoints(cls_ckpt)
+    for role, cfg in (("segmenter", seg_cfg), ("classifier", cls_cfg)):
+        if cfg.role != role:
+            raise ExportError(f"--{role} got a {cfg.role} checkpoint; pass the {role}'s best.pt")
     seg_cfg.data = cls_cfg.data = str(options.data)
     nets: dict[str, Any] = {}
     provenance: dict[str, Any] = {
@@ -167,12 +191,11 @@ def build_bundle(segmenter_ckpt: str | Path, classifier_ckpt: str | Path,
             seg_maps = predict_probability(seg_model, train_frames, seg_spec)
         return classifier_calibration(train_frames, cls_spec, options.params, n, seg_maps)
 
-    for role, model, cfg, ckpt, calibration, forced in (
-        ("segmenter", seg_model, seg_cfg, seg_ckpt, seg_calibration, options.segmenter_variant),
-        ("classifier", cls_model, cls_cfg, cls_ckpt, cls_calibration,
-         options.classifier_variant),
+    for role, model, cfg, calibration, forced in (
+        ("segmenter", seg_model, seg_cfg, seg_calibration, options.segmenter_variant),
+        ("classifier", cls_model, cls_cfg, cls_calibration, options.classifier_variant),
     ):
-        fp32 = to_onnx(ckpt, work / f"{role}.fp32.onnx")
+        fp32 = export_module(model, role, cfg.input_spec(), work / f"{role}.fp32.onnx")
         parity = check_parity(model, role, fp32, real_inputs(cfg, 8))
         print(f"{role} fp32 export parity: max |diff| {parity.max_abs_diff:.2e}", flush=True)
         spec = cfg.input_spec()

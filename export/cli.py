@@ -211,8 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_quantize)
 
     p = sub.add_parser("bundle", help="two checkpoints -> gated bundle for one target")
-    p.add_argument("--segmenter", type=Path, required=True, help="segmenter best.pt")
-    p.add_argument("--classifier", type=Path, required=True, help="classifier best.pt")
+    p.add_argument("--segmenter", type=Path, nargs="+", required=True,
+                   help="segmenter best.pt; several: one net averaging their logits")
+    p.add_argument("--classifier", type=Path, nargs="+", required=True,
+                   help="classifier best.pt; several: one net averaging their logits")
     p.add_argument("--target", choices=TARGETS, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--work", type=Path, help="scratch folder (default: OUT.work)")

@@ -14,6 +14,7 @@ import torch
 
 if TYPE_CHECKING:
     from edge_sdk.bundle import Bundle
+    from export.ensemble import Checkpoints
 
 
 class _Named(torch.nn.Module):
@@ -54,8 +55,8 @@ def to_torch_program(net: torch.nn.Module, example: torch.Tensor, path: str | Pa
     return path
 
 
-def add_torch_programs(bundle_dir: str | Path, segmenter_ckpt: str | Path,
-                       classifier_ckpt: str | Path) -> Bundle:
+def add_torch_programs(bundle_dir: str | Path, segmenter_ckpt: Checkpoints,
+                       classifier_ckpt: Checkpoints) -> Bundle:
     """Add ``.pt2`` programs of the two trained nets to a bundle (as ``torch`` artifacts) so the
     torch backend — the ``torch-fp32`` benchmark baseline — runs the same weights.
 
@@ -66,14 +67,14 @@ def add_torch_programs(bundle_dir: str | Path, segmenter_ckpt: str | Path,
 
     from edge_sdk.bundle import load_bundle, write_bundle_manifest
     from edge_sdk.manifest import ArtifactSpec
+    from export.ensemble import models_from_checkpoints
     from export.errors import ExportError
     from export.onnx_export import _WithSigmoid
-    from export.train import model_from_checkpoint
 
     bundle = load_bundle(bundle_dir)
     specs = {}
     for role, checkpoint in (("segmenter", segmenter_ckpt), ("classifier", classifier_ckpt)):
-        model, config = model_from_checkpoint(checkpoint)
+        model, config = models_from_checkpoints(checkpoint)
         spec = bundle.manifest.models[role]
         if config.role != role:
             raise ExportError(f"{checkpoint} holds a {config.role}, not a {role}")
@@ -98,8 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m export.torch_program",
                                      description=add_torch_programs.__doc__)
     parser.add_argument("--bundle", type=Path, required=True, help="bundle to add programs to")
-    parser.add_argument("--segmenter", type=Path, required=True, help="segmenter best.pt")
-    parser.add_argument("--classifier", type=Path, required=True, help="classifier best.pt")
+    parser.add_argument("--segmenter", type=Path, nargs="+", required=True,
+                        help="segmenter best.pt (several: their ensemble, as in the bundle)")
+    parser.add_argument("--classifier", type=Path, nargs="+", required=True,
+                        help="classifier best.pt (several: their ensemble)")
     args = parser.parse_args(argv)
     bundle = add_torch_programs(args.bundle, args.segmenter, args.classifier)
     print(f"torch programs added to {bundle.root}")
