@@ -81,6 +81,9 @@ def test_eval_json(tmp_path: Path, tiny_bundle_dir: Path) -> None:
     assert out.returncode == 0, out.stderr
     report = json.loads(report_path.read_text())
     assert EXPECTED_KEYS <= set(report) and report["split"] == "test"
+    for metric in ("dice", "auc"):  # bootstrap intervals of the point estimates
+        interval = report["ci95"][metric]
+        assert interval is None or 0.0 <= interval[0] <= interval[1] <= 1.0
 
 
 @pytest.mark.busi

@@ -22,7 +22,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if not samples:
         raise ConfigError(f"no samples in {args.data} for split {args.split!r}")
     with open_pipeline(args) as pipeline:
-        report = evaluate(pipeline, samples, progress=not args.no_progress)
+        report = evaluate(pipeline, samples, progress=not args.no_progress, intervals=True)
     report.update(data=str(args.data), split=args.split)
     text = json.dumps(report, indent=2)
     if args.json:
