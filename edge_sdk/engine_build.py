@@ -6,7 +6,6 @@ they are) and recorded in the bundle manifest with what they depend on.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import sys
 import threading
@@ -222,7 +221,7 @@ def build_bundle_engines(
     manifest = bundle.manifest
     limit = max_lesions or manifest.pipeline.max_lesions
     facts = host_facts()
-    specs = {}
+    artifacts: dict[str, tuple[ArtifactSpec, ...]] = {}
     for role, spec in manifest.models.items():
         chosen = precision or spec.precision
         name, max_batch = engine_target(spec, chosen, limit, facts, options.get("dla_core"))
@@ -231,8 +230,5 @@ def build_bundle_engines(
                             onnx_precision=spec.precision, max_batch=max_batch, **options)
         kept = tuple(a for a in spec.artifacts
                      if not (a.kind == "tensorrt" and is_compatible(dict(a.meta), facts, chosen)))
-        artifact = ArtifactSpec("tensorrt", path.name, PLACEHOLDER_SHA, meta)
-        specs[role] = dataclasses.replace(spec, artifacts=kept + (artifact,))
-    updated = dataclasses.replace(manifest, segmenter=specs["segmenter"],
-                                  classifier=specs["classifier"])
-    return write_bundle_manifest(bundle.root, updated)
+        artifacts[role] = kept + (ArtifactSpec("tensorrt", path.name, PLACEHOLDER_SHA, meta),)
+    return write_bundle_manifest(bundle.root, manifest.with_artifacts(artifacts))

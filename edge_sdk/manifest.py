@@ -310,6 +310,25 @@ class Manifest:
     def models(self) -> dict[str, ModelSpec]:
         return {"segmenter": self.segmenter, "classifier": self.classifier}
 
+    def with_artifacts(self, artifacts: Mapping[str, Sequence[ArtifactSpec]]) -> Manifest:
+        """A copy in which each named role carries exactly ``artifacts[role]``.
+
+        Roles not named keep theirs. The artifacts' sha256 fields may be placeholders:
+        :func:`edge_sdk.write_bundle_manifest` computes them from the files.
+
+        Raises:
+            BundleError: a key is not a role.
+        """
+        unknown = sorted(set(artifacts) - set(self.models))
+        if unknown:
+            raise BundleError(f"manifest: no net named {unknown}; the roles are "
+                              f"{sorted(self.models)}")
+        specs = self.models
+        for role, items in artifacts.items():
+            specs[role] = dataclasses.replace(specs[role], artifacts=tuple(items))
+        return dataclasses.replace(self, segmenter=specs["segmenter"],
+                                   classifier=specs["classifier"])
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
         if not isinstance(data, Mapping):

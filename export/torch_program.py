@@ -63,8 +63,6 @@ def add_torch_programs(bundle_dir: str | Path, segmenter_ckpt: Checkpoints,
     The programs compute what the bundle's ONNX models compute (the segmenter's sigmoid
     included), so the manifest's input/output specs hold for both.
     """
-    import dataclasses
-
     from edge_sdk.bundle import load_bundle, write_bundle_manifest
     from edge_sdk.manifest import ArtifactSpec
     from export.ensemble import models_from_checkpoints
@@ -72,7 +70,7 @@ def add_torch_programs(bundle_dir: str | Path, segmenter_ckpt: Checkpoints,
     from export.onnx_export import _WithSigmoid
 
     bundle = load_bundle(bundle_dir)
-    specs = {}
+    artifacts: dict[str, tuple[ArtifactSpec, ...]] = {}
     for role, checkpoint in (("segmenter", segmenter_ckpt), ("classifier", classifier_ckpt)):
         model, config = models_from_checkpoints(checkpoint)
         spec = bundle.manifest.models[role]
@@ -85,11 +83,8 @@ def add_torch_programs(bundle_dir: str | Path, segmenter_ckpt: Checkpoints,
                          output_name=spec.output.name, dynamic_batch=spec.input.dynamic_batch,
                          max_batch=max(64, bundle.manifest.pipeline.max_lesions))
         kept = tuple(a for a in spec.artifacts if a.kind != "torch")
-        specs[role] = dataclasses.replace(
-            spec, artifacts=kept + (ArtifactSpec("torch", file, "0" * 64, {"precision": "fp32"}),))
-    updated = dataclasses.replace(bundle.manifest, segmenter=specs["segmenter"],
-                                  classifier=specs["classifier"])
-    return write_bundle_manifest(bundle.root, updated)
+        artifacts[role] = kept + (ArtifactSpec("torch", file, "0" * 64, {"precision": "fp32"}),)
+    return write_bundle_manifest(bundle.root, bundle.manifest.with_artifacts(artifacts))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -130,18 +130,22 @@ def test_default_bundle_is_loadable_or_explained() -> None:
 
 
 def test_artifacts_are_verified_too(bundle_copy: Path) -> None:
-    import dataclasses
-
     from edge_sdk.manifest import ArtifactSpec
 
     (bundle_copy / "segmenter.pt2").write_bytes(b"program bytes")
     bundle = load_bundle(bundle_copy)
     artifact = ArtifactSpec(kind="torch", file="segmenter.pt2", sha256="0" * 64)
-    segmenter = dataclasses.replace(bundle.manifest.segmenter, artifacts=(artifact,))
-    written = write_bundle_manifest(bundle_copy, dataclasses.replace(bundle.manifest, segmenter=segmenter))
+    manifest = bundle.manifest.with_artifacts({"segmenter": [artifact]})
+    assert manifest.classifier == bundle.manifest.classifier  # roles not named are kept
+    written = write_bundle_manifest(bundle_copy, manifest)
     (stored,) = written.manifest.segmenter.artifacts_of("torch")
     assert stored.sha256 == file_sha256(bundle_copy / "segmenter.pt2")
     assert written.artifact_path("segmenter", stored) == (bundle_copy / "segmenter.pt2").resolve()
     (bundle_copy / "segmenter.pt2").write_bytes(b"other bytes")
     with pytest.raises(BundleError, match="segmenter torch file 'segmenter.pt2' has sha256"):
         load_bundle(bundle_copy)
+
+
+def test_with_artifacts_refuses_unknown_roles(bundle_copy: Path) -> None:
+    with pytest.raises(BundleError, match=r"no net named \['detector'\]; the roles are"):
+        load_bundle(bundle_copy).manifest.with_artifacts({"detector": []})

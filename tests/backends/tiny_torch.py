@@ -40,17 +40,12 @@ def tiny_classifier_program(path: Path, size: int) -> Path:
 
 def add_tiny_programs(root: Path) -> Path:
     """Give the tiny bundle in ``root`` torch programs of its two nets (as ``torch`` artifacts)."""
-    import dataclasses
-
     from edge_sdk import load_bundle, write_bundle_manifest
     from edge_sdk.manifest import ArtifactSpec
 
     manifest = load_bundle(root).manifest
     tiny_segmenter_program(root / "segmenter.pt2", manifest.segmenter.input.shape[2])
     tiny_classifier_program(root / "classifier.pt2", manifest.classifier.input.shape[2])
-    seg = dataclasses.replace(manifest.segmenter,
-                              artifacts=(ArtifactSpec("torch", "segmenter.pt2", "0" * 64),))
-    cls = dataclasses.replace(manifest.classifier,
-                              artifacts=(ArtifactSpec("torch", "classifier.pt2", "0" * 64),))
-    return write_bundle_manifest(root, dataclasses.replace(manifest, segmenter=seg,
-                                                           classifier=cls)).root
+    programs = {role: (ArtifactSpec("torch", f"{role}.pt2", "0" * 64),)
+                for role in ("segmenter", "classifier")}
+    return write_bundle_manifest(root, manifest.with_artifacts(programs)).root
