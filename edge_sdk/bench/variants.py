@@ -55,19 +55,24 @@ on CPUs that have it), reported as such; ``openvino-fp32`` forces f32."""
 
 def parse_compare(text: str, bundles: Path | None, default_bundle: Path | None,
                   threads: int | None = None) -> list[Variant]:
-    """Parse ``--compare`` (``NAME[=DIR],...``); the first variant is the baseline.
+    """Parse ``--compare`` (``NAME[@LABEL][=DIR],...``); the first variant is the baseline.
 
     A variant without ``=DIR`` runs ``<bundles>/<target>`` when ``--bundles`` is given (or
     ``--bundles`` with ``{target}`` filled in, e.g. ``runs/bundles/lite0-{target}``), else the
-    single ``--bundle``.
+    single ``--bundle``. ``@LABEL`` names a column, so that one variant can run two bundles
+    side by side (e.g. the shipped bundle against a retrained one).
 
     Example:
         >>> [v.name for v in parse_compare("onnxruntime-fp32,openvino", None, Path("b"))]
         ['onnxruntime-fp32', 'openvino']
+        >>> [v.name for v in parse_compare("onnxruntime-int8-cpu,onnxruntime-int8-cpu@mine=m",
+        ...                                None, Path("b"))]
+        ['onnxruntime-int8-cpu', 'onnxruntime-int8-cpu@mine']
     """
     variants = []
     for item in (part.strip() for part in text.split(",") if part.strip()):
-        name, sep, path = item.partition("=")
+        column, sep, path = item.partition("=")
+        name, _, label = column.partition("@")
         if name not in VARIANTS:
             raise ConfigError(f"unknown benchmark variant {name!r}; known: {sorted(VARIANTS)}")
         known = VARIANTS[name]
@@ -85,9 +90,10 @@ def parse_compare(text: str, bundles: Path | None, default_bundle: Path | None,
         options = dict(known.options)
         if threads and known.backend in ("onnxruntime", "openvino", "torch"):
             options.setdefault("threads", threads)
-        variants.append(Variant(name, known.backend, known.target, options, bundle))
+        variants.append(Variant(column, known.backend, known.target, options, bundle))
     if not variants:
         raise ConfigError("--compare lists no variant; e.g. --compare torch-fp32,onnxruntime-int8-cpu")
     if len({v.name for v in variants}) != len(variants):
-        raise ConfigError("--compare names a variant twice")
+        raise ConfigError("--compare names a variant twice; to run one variant on two bundles, "
+                          "label one: NAME@LABEL=DIR")
     return variants

@@ -57,7 +57,8 @@ def add_parser(sub: Any) -> None:
     bench.add_argument("--compare", default=None, metavar="V1,V2,...",
                        help="variants run interleaved on the same frames, first is the baseline, "
                             "e.g. torch-fp32,onnxruntime-fp32,onnxruntime-int8-cpu,openvino; "
-                            "NAME=DIR picks a bundle")
+                            "NAME=DIR picks a bundle; NAME@LABEL=DIR runs a variant on a "
+                            "second bundle")
     bench.add_argument("--backend", default="onnxruntime", help="backend without --compare")
     bench.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="backend option without --compare, repeatable")

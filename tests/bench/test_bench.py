@@ -41,6 +41,13 @@ def test_parse_compare(tmp_path: Path) -> None:
         parse_compare("tflite", tmp_path, None)
     with pytest.raises(ConfigError, match="needs a bundle"):
         parse_compare("onnxruntime-fp32", None, None)
+    # one variant on two bundles: the second one labelled
+    pair = parse_compare("onnxruntime-int8-cpu,onnxruntime-int8-cpu@retrained=/r", tmp_path, None)
+    assert [(v.name, v.backend, v.target, v.bundle) for v in pair] == [
+        ("onnxruntime-int8-cpu", "onnxruntime", "int8-cpu", tmp_path / "int8-cpu"),
+        ("onnxruntime-int8-cpu@retrained", "onnxruntime", "int8-cpu", Path("/r"))]
+    with pytest.raises(ConfigError, match="twice; to run one variant on two bundles, label one"):
+        parse_compare("onnxruntime-fp32,onnxruntime-fp32", tmp_path, None)
 
 
 def test_macs_of_a_known_conv(tmp_path: Path) -> None:
