@@ -86,6 +86,33 @@ def test_int8_trt_is_symmetric_signed_with_float_head(seg_fp32, calibration, tmp
     assert "QLinearConv" not in _ops(model)
 
 
+@pytest.mark.parametrize("fmt", ["QDQ", "QOperator"])
+def test_int8_cpu_keeps_a_per_sample_scalar_head_in_float(tiny_checkpoints, synthetic_busi,
+                                                          tmp_path, fmt) -> None:
+    # the moving-average calibration would shrink the range of an N×1 logit to its mean
+    _, config = model_from_checkpoint(tiny_checkpoints[1])
+    fp32 = to_onnx(tiny_checkpoints[1], tmp_path / "cls.onnx")
+    frames = load_frames(synthetic_busi, "train")
+    path = quantize_int8(fp32, tmp_path / "q.onnx", "int8-cpu",
+                         classifier_calibration(frames, config.input_spec(), n=50), fmt,
+                         min_frames=1)
+    model = onnx.load(str(path))
+    producers = {o: n for n in model.graph.node for o in n.output}
+    head = producers[model.graph.output[0].name]
+    assert head.op_type == "Gemm", head.op_type
+    assert _initializers(model)[head.input[1]].dtype == np.float32
+    assert any(op.startswith("QLinear") or op == "QuantizeLinear" for op in _ops(model))
+
+
+def test_int8_cpu_quantizes_a_per_pixel_head(seg_fp32, calibration, tmp_path) -> None:
+    path = quantize_int8(seg_fp32, tmp_path / "q.onnx", "int8-cpu", calibration(), "QDQ",
+                         min_frames=1)
+    model = onnx.load(str(path))
+    producers = {o: n for n in model.graph.node for o in n.output}
+    last_conv = [n for n in model.graph.node if n.op_type == "Conv"][-1]
+    assert producers[last_conv.input[1]].op_type == "DequantizeLinear"
+
+
 def test_head_nodes_end_at_last_weighted_op(seg_fp32) -> None:
     names = head_nodes(seg_fp32)
     model = onnx.load(str(seg_fp32))
