@@ -73,7 +73,8 @@ def _notes(pipeline: Pipeline) -> list[str]:
         spec = pipeline.bundle.manifest.models[role]
         note = f"{role} {spec.precision}"
         if hasattr(net, "inference_precision"):
-            note += f" (OpenVINO ran {net.inference_precision})"
+            # the precision hint covers float ops only; a Q/DQ graph's quantized ops run int8
+            note += f" (OpenVINO float ops in {net.inference_precision})"
         if getattr(net, "providers", None):
             note += f" on {','.join(net.providers)}"
         notes.append(note)

@@ -83,7 +83,7 @@ def test_compare_two_tiny_variants(tiny_bundle_dir: Path, tmp_path: Path) -> Non
     assert report["variants"][0]["ratio_to_baseline"] == {"p50": 1.0, "p99": 1.0, "fps": 1.0}
     assert report["env"]["bundles"]["openvino-fp32"] == report["variants"][0]["bundle_digest"]
     assert report["env"]["jetson"]["nvpmodel"] == "unknown"
-    assert "(OpenVINO ran f32)" in " ".join(report["variants"][1]["notes"])
+    assert "(OpenVINO float ops in f32)" in " ".join(report["variants"][1]["notes"])
     assert report["int8_floor"]["ops_per_second"] > 0
     written = write_outputs(report, runs, tmp_path / "r.json", tmp_path / "r.md", tmp_path / "plots")
     assert json.loads((tmp_path / "r.json").read_text())["variants"][1]["name"] == "openvino-fp32"
