@@ -29,7 +29,7 @@ def add_backend_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", type=Path, default=None,
                         help="bundle directory (default: the bundle shipped with the package)")
     parser.add_argument("--backend", default="onnxruntime",
-                        help="onnxruntime | tensorrt | torch | auto (default: onnxruntime; auto "
+                        help="onnxruntime | tensorrt | torch | openvino | auto (default: onnxruntime; auto "
                              "picks TensorRT, then ONNX Runtime's GPU providers, then the CPU)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="backend option, repeatable (e.g. device=cuda, half=true, "
