@@ -5,8 +5,8 @@ calibration over a moving average of the per-sample ranges); this module only ch
 settings per target and feeds it calibration data.
 
 - ``int8-cpu``: uint8 activations, int8 per-channel weights (u8s8): ONNX Runtime's fast x86
-  path. QDQ or QOperator, whichever is measured faster. A head that outputs one value per
-  sample (the classifier's logit) stays float.
+  path. QDQ or QOperator, as :mod:`export.build` picks (the faster; QDQ on a near-tie). A
+  head that outputs one value per sample (the classifier's logit) stays float.
 - ``int8-trt``: explicit QDQ with signed int8 activations and weights, both symmetric (zero
   point 0) and per-channel weights, as TensorRT's explicit-quantization mode requires; the
   output head (last Conv/Gemm and what follows it) and the biases are left in float.
