@@ -45,10 +45,21 @@ def _floor(runs: Sequence[Any], threads: int | None) -> dict[str, Any] | None:
     from edge_sdk.backends.onnxruntime_backend import default_threads
     from edge_sdk.bench.floor import count_macs, floor_ms, int8_ops_per_second
     from edge_sdk.bundle import load_bundle
+    from edge_sdk.errors import ConfigError
 
-    bundle = load_bundle(runs[0].variant.bundle)
-    seg = count_macs(bundle.model_path("segmenter"))
-    cls = count_macs(bundle.model_path("classifier"), batch=1)
+    # the same nets in every variant: count on the first bundle whose graphs shape inference can
+    # follow (a QOperator file cannot be counted)
+    errors = []
+    for run in runs:
+        bundle = load_bundle(run.variant.bundle)
+        try:
+            seg = count_macs(bundle.model_path("segmenter"))
+            cls = count_macs(bundle.model_path("classifier"), batch=1)
+            break
+        except ConfigError as exc:
+            errors.append(str(exc))
+    else:
+        return {"error": f"no variant's bundle could be counted: {errors[0]}"}
     lesions = sum(runs[0].lesions) / max(1, len(runs[0].lesions))
     macs = int(seg + cls * lesions)
     rate = int8_ops_per_second(threads or default_threads())
@@ -56,6 +67,7 @@ def _floor(runs: Sequence[Any], threads: int | None) -> dict[str, Any] | None:
     ratios = {r.variant.name: (sorted(l.total for l in r.latencies)[len(r.latencies) // 2] / floor)
               for r in runs if "int8" in r.variant.target}
     return {"macs": {"segmenter": seg, "classifier_per_crop": cls, "crops_per_frame": lesions},
+            "counted_from": str(bundle.root),
             "macs_total": macs, "ops_per_second": rate, "floor_ms": floor,
             "p50_over_floor": ratios}
 

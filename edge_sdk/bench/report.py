@@ -11,7 +11,9 @@ JSON schema ``edge-sdk-bench/1`` (top level = the baseline, i.e. the first varia
   (TensorRT: mean ``h2d``/``compute``/``d2h``), ``accuracy`` (with ``--data``), ``notes``;
 - ``env`` — machine, threads, packages, bundle digests, Jetson facts (``unknown`` elsewhere);
 - ``noise_warning`` — set when the spread says the machine was noisy;
-- ``int8_floor`` — MACs of each net, measured int8 ops/s, the floor in ms and p50 / floor;
+- ``int8_floor`` — MACs of each net (``counted_from``: the bundle whose graphs were counted),
+  measured int8 ops/s, the floor in ms and p50 / floor; or ``{"error": why}`` when no variant's
+  graphs could be counted (QOperator files only);
 - ``variants[]`` — every variant with the fields above plus ``ratio_to_baseline``
   (``p50`` and ``p99``: baseline ÷ variant, so 4.0 means 4× faster; ``fps``: variant ÷ baseline).
 """
@@ -130,7 +132,9 @@ def terminal_table(report: dict[str, Any]) -> str:
     out.append(f"baseline: {report['baseline']} (×: baseline ÷ variant, higher is faster); "
                f"{report['frames']} frames after {report['warmup']} warm-up, interleaved")
     floor = report.get("int8_floor")
-    if floor:
+    if floor and "error" in floor:
+        out.append(f"int8 floor: not computed ({floor['error']})")
+    elif floor:
         out.append(f"int8 floor: {floor['floor_ms']:.2f} ms ({floor['macs_total'] / 1e9:.2f} GMAC at "
                    f"{floor['ops_per_second'] / 1e9:.0f} GOPS measured)")
     warnings = [v["noise_warning"] for v in report["variants"] if v["noise_warning"]]
@@ -156,7 +160,9 @@ def markdown(report: dict[str, Any]) -> str:
         cells = [f"{_fmt(v['stages'][s]['p50'])} / {_fmt(v['stages'][s]['p99'])}" for s in STAGES]
         lines.append(f"| {v['name']} | " + " | ".join(cells) + " |")
     floor = report.get("int8_floor")
-    if floor:
+    if floor and "error" in floor:
+        lines += ["", f"INT8 compute floor: not computed ({floor['error']})."]
+    elif floor:
         lines += ["", f"INT8 compute floor: {floor['floor_ms']:.2f} ms = 2 × "
                   f"{floor['macs_total'] / 1e9:.2f} GMAC ÷ {floor['ops_per_second'] / 1e9:.0f} GOPS "
                   "(int8 rate measured here with ONNX Runtime's u8s8 convolution)."]

@@ -68,6 +68,41 @@ def test_macs_of_a_known_conv(tmp_path: Path) -> None:
     assert floor_ms(10**9, 1e12) == pytest.approx(2.0)
 
 
+def test_macs_after_a_resize_sized_at_run_time(tmp_path: Path) -> None:
+    # the last block of an smp U-Net decoder: Resize whose sizes are computed from Shape
+    onnx = pytest.importorskip("onnx")
+    helper, tp = onnx.helper, onnx.TensorProto
+    inits = [helper.make_tensor("start", tp.INT64, [1], [0]),
+             helper.make_tensor("end", tp.INT64, [1], [2]),
+             helper.make_tensor("hw", tp.INT64, [2], [8, 8]),
+             helper.make_tensor("w", tp.FLOAT, [3, 2, 3, 3], np.zeros(54, np.float32).tolist())]
+    nodes = [helper.make_node("Shape", ["x"], ["shape"]),
+             helper.make_node("Slice", ["shape", "start", "end"], ["nc"]),
+             helper.make_node("Concat", ["nc", "hw"], ["sizes"], axis=0),
+             helper.make_node("Resize", ["x", "", "", "sizes"], ["up"], mode="nearest"),
+             helper.make_node("Conv", ["up", "w"], ["y"], pads=[1, 1, 1, 1], name="conv")]
+    graph = helper.make_graph(nodes, "up", [helper.make_tensor_value_info("x", tp.FLOAT, [1, 2, 4, 4])],
+                              [helper.make_tensor_value_info("y", tp.FLOAT, None)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "up.onnx"))
+    assert count_macs(tmp_path / "up.onnx") == 8 * 8 * 3 * 2 * 3 * 3
+
+
+def test_macs_of_a_graph_shape_inference_cannot_follow_is_an_error(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    helper, tp = onnx.helper, onnx.TensorProto
+    w = helper.make_tensor("w", tp.FLOAT, [8, 4, 3, 3], np.zeros(288, np.float32).tolist())
+    nodes = [helper.make_node("QLinearAdd", ["x"] * 8, ["a"], domain="com.microsoft"),
+             helper.make_node("Conv", ["a", "w"], ["y"], name="after_contrib_op")]
+    graph = helper.make_graph(nodes, "qop", [helper.make_tensor_value_info("x", tp.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_tensor_value_info("y", tp.FLOAT, None)], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    onnx.save(model, str(tmp_path / "qop.onnx"))
+    with pytest.raises(ConfigError, match="'after_contrib_op'.*Fix: count the net's fp32 or Q/DQ"):
+        count_macs(tmp_path / "qop.onnx")
+
+
 def test_compare_two_tiny_variants(tiny_bundle_dir: Path, tmp_path: Path) -> None:
     variants = parse_compare("onnxruntime-fp32,openvino-fp32", None, tiny_bundle_dir, threads=1)
     report, runs = run_benchmark(BenchOptions(
