@@ -72,7 +72,7 @@ def parse_compare(text: str, bundles: Path | None, default_bundle: Path | None,
     variants = []
     for item in (part.strip() for part in text.split(",") if part.strip()):
         column, sep, path = item.partition("=")
-        name, _, label = column.partition("@")
+        name = column.partition("@")[0]
         if name not in VARIANTS:
             raise ConfigError(f"unknown benchmark variant {name!r}; known: {sorted(VARIANTS)}")
         known = VARIANTS[name]

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from export.build import TIE_MARGIN, pick_fastest  # noqa: E402
+from export.build import TIE_MARGIN, pick_fastest
 
 ORDER = ["fp32", "int8-qdq", "int8-qop"]
 
