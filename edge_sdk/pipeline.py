@@ -276,13 +276,17 @@ class Pipeline:
 
     def _segment(self, seg_in: np.ndarray) -> np.ndarray:
         """Net-resolution lesion probability, averaged with the mirror's when asked."""
-        spec = self.bundle.manifest.segmenter
-        prob = self._net_probability(self.segmenter.infer({spec.input.name: seg_in})[spec.output.name])
+        prob = self._segment_once(seg_in)
         if self.params.segmenter_hflip:
-            mirrored = np.ascontiguousarray(seg_in[..., ::-1])
-            raw = self.segmenter.infer({spec.input.name: mirrored})[spec.output.name]
-            prob = 0.5 * (prob + self._net_probability(raw)[:, ::-1])
+            # the backend may reuse its output array on the next call: keep this pass's map
+            prob = prob.copy()
+            mirrored = self._segment_once(np.ascontiguousarray(seg_in[..., ::-1]))
+            prob = 0.5 * (prob + mirrored[:, ::-1])
         return prob
+
+    def _segment_once(self, seg_in: np.ndarray) -> np.ndarray:
+        spec = self.bundle.manifest.segmenter
+        return self._net_probability(self.segmenter.infer({spec.input.name: seg_in})[spec.output.name])
 
     def _regions(self, prob: np.ndarray, frame_hw: tuple[int, int]) -> tuple[np.ndarray, list]:
         prob = self._frame_map(prob, frame_hw)

@@ -231,6 +231,27 @@ def test_mirror_test_time_augmentation(tiny_bundle: Bundle) -> None:
                        [l.malignancy for l in expected.lesions], atol=1e-6)
 
 
+def test_mirror_pass_survives_a_backend_that_reuses_its_output_buffer(
+        tiny_bundle: Bundle, monkeypatch: pytest.MonkeyPatch) -> None:
+    # backends may hand back the same output array on every call (TensorRT's host buffers):
+    # the first pass's map must not be overwritten by the mirror pass's
+    frame = synthetic_frame(300, 400, lesions=[(100, 100, 40, 25), (290, 200, 20, 30)])
+    mirrored = dataclasses.replace(tiny_bundle.manifest.pipeline, segmenter_hflip=True)
+    with Pipeline(tiny_bundle) as plain, Pipeline(tiny_bundle, params=mirrored) as tta:
+        expected = plain.process(frame)
+        infer, buffers = tta.segmenter.infer, {}
+
+        def reusing_infer(feeds):
+            for name, array in infer(feeds).items():
+                buffers.setdefault(name, np.empty_like(array))[...] = array
+            return buffers
+
+        monkeypatch.setattr(tta.segmenter, "infer", reusing_infer)
+        got = tta.process(frame)
+    assert np.array_equal(got.mask, expected.mask)
+    assert [l.bbox for l in got.lesions] == [l.bbox for l in expected.lesions]
+
+
 @pytest.mark.parametrize("sort_limit", [0, 10**9])  # OpenCV's stats pass, and the NumPy sort
 @pytest.mark.parametrize("noise_scale", [3, 40])  # many small regions, a large noisy foreground
 def test_region_statistics_match_opencv(noise_scale: int, sort_limit: int,
