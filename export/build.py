@@ -188,11 +188,8 @@ def build_bundle(segmenter_ckpt: Checkpoints, classifier_ckpt: Checkpoints,
     seg_ckpt, cls_ckpt = checkpoint_list(segmenter_ckpt), checkpoint_list(classifier_ckpt)
     work = Path(options.work)
     work.mkdir(parents=True, exist_ok=True)
-    seg_model, seg_cfg = models_from_checkpoints(seg_ckpt)
-    cls_model, cls_cfg = models_from_checkpoints(cls_ckpt)
-    for role, cfg in (("segmenter", seg_cfg), ("classifier", cls_cfg)):
-        if cfg.role != role:
-            raise ExportError(f"--{role} got a {cfg.role} checkpoint; pass the {role}'s best.pt")
+    seg_model, seg_cfg = models_from_checkpoints(seg_ckpt, "segmenter")
+    cls_model, cls_cfg = models_from_checkpoints(cls_ckpt, "classifier")
     seg_cfg.data = cls_cfg.data = str(options.data)
     nets: dict[str, Any] = {}
     provenance: dict[str, Any] = {

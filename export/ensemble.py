@@ -47,21 +47,29 @@ class LogitMean(nn.Module):
         return torch.stack([member(x) for member in self.members]).mean(dim=0)
 
 
-def models_from_checkpoints(checkpoints: Checkpoints) -> tuple[nn.Module, TrainConfig]:
+def models_from_checkpoints(checkpoints: Checkpoints, role: str | None = None
+                            ) -> tuple[nn.Module, TrainConfig]:
     """Load one checkpoint as its net, or several as their :class:`LogitMean`.
 
     The members must have the same role and input (size, channels, normalization); the first
     member's training config describes the ensemble.
 
+    Args:
+        checkpoints: One ``best.pt`` or several.
+        role: When given, the role ('segmenter' or 'classifier') the checkpoints must hold.
+
     Raises:
-        ExportError: no path given, or the members do not fit together (the message names
-            the first one that differs and how).
+        ExportError: no path given, the checkpoints hold another role than ``role``, or the
+            members do not fit together (the message names the first one that differs and how).
     """
     paths = checkpoint_list(checkpoints)
     if not paths:
         raise ExportError("no checkpoint given; pass one best.pt, or several to average")
     loaded = [model_from_checkpoint(path) for path in paths]
     first_model, first = loaded[0]
+    if role is not None and first.role != role:
+        raise ExportError(f"--{role} got a {first.role} checkpoint ({paths[0]}); pass the "
+                          f"{role}'s best.pt")
     expected = (first.role, first.input_spec())
     for path, (_, config) in zip(paths[1:], loaded[1:]):
         got = (config.role, config.input_spec())

@@ -66,16 +66,13 @@ def add_torch_programs(bundle_dir: str | Path, segmenter_ckpt: Checkpoints,
     from edge_sdk.bundle import load_bundle, write_bundle_manifest
     from edge_sdk.manifest import ArtifactSpec
     from export.ensemble import models_from_checkpoints
-    from export.errors import ExportError
     from export.onnx_export import _WithSigmoid
 
     bundle = load_bundle(bundle_dir)
     artifacts: dict[str, tuple[ArtifactSpec, ...]] = {}
     for role, checkpoint in (("segmenter", segmenter_ckpt), ("classifier", classifier_ckpt)):
-        model, config = models_from_checkpoints(checkpoint)
+        model, _ = models_from_checkpoints(checkpoint, role)
         spec = bundle.manifest.models[role]
-        if config.role != role:
-            raise ExportError(f"{checkpoint} holds a {config.role}, not a {role}")
         net = _WithSigmoid(model) if spec.output.meaning == "lesion_probability" else model
         shape = [d if d > 0 else 2 for d in spec.input.shape]
         file = f"{role}.fp32.pt2"

@@ -56,6 +56,8 @@ def test_members_that_do_not_fit_are_refused(tiny_checkpoints) -> None:
         models_from_checkpoints([seg, cls])
     with pytest.raises(ExportError, match="no checkpoint given"):
         models_from_checkpoints([])
+    with pytest.raises(ExportError, match="--segmenter got a classifier checkpoint"):
+        models_from_checkpoints(cls, "segmenter")
 
 
 def test_checkpoints_in_the_wrong_role_are_refused(tiny_checkpoints, synthetic_busi: Path,
