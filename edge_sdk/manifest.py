@@ -130,7 +130,7 @@ class OutputSpec:
         return {"name": self.name, "meaning": self.meaning}
 
 
-ARTIFACT_KINDS = ("torch", "tensorrt")
+ARTIFACT_KINDS = ("torch", "tensorrt", "onnx", "safetensors")
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,10 @@ class ArtifactSpec:
     ``torch``: a ``torch.export`` program (``.pt2``) of the same weights, for the torch backend.
     ``tensorrt``: a serialized TensorRT plan; ``meta`` records what it depends on
     (``tensorrt_version``, ``compute_capability``, ``gpu``, ``precision``, build options).
+    ``onnx``: the same net converted for another target; ``meta`` holds ``target`` (``fp32``,
+    ``int8-trt``, ``fp16``) and ``precision``, so one bundle serves every target of its family.
+    ``safetensors``: the fp32 training weights (no pickle), with ``meta.arch`` and
+    ``meta.config``, for fine-tuning and the ``torch-fp32`` baseline.
     """
 
     kind: str
@@ -196,7 +200,7 @@ class ModelSpec:
         return self.outputs[0]
 
     def artifacts_of(self, kind: str) -> list[ArtifactSpec]:
-        """This net's artifacts of one kind ('torch' or 'tensorrt')."""
+        """This net's artifacts of one kind (one of :data:`ARTIFACT_KINDS`)."""
         return [a for a in self.artifacts if a.kind == kind]
 
     @classmethod
