@@ -41,3 +41,11 @@ class SourceError(EdgeSDKError):
 
 class SourceDisconnected(SourceError):
     """A live source lost its device or connection; the streaming runtime may reconnect."""
+
+
+class ServingError(EdgeSDKError):
+    """The inference server cannot be started, or answered a request with an error."""
+
+
+class ServerUnavailable(ServingError):
+    """The inference server cannot be reached (down, killed, restarting); retrying may work."""
