@@ -25,7 +25,7 @@ def check(name: str, fn: Callable[[], str]) -> None:
     try:
         detail = fn()
         status = "skipped" if detail.startswith("skipped") else "ran"
-    except Exception as exc:  # report and carry on with the other checks
+    except Exception as exc:  # noqa: BLE001 - report and carry on with the other checks
         traceback.print_exc()
         status, detail = "FAILED", f"{type(exc).__name__}: {exc}"
     RESULTS.append((name, status, f"{detail}  [{time.monotonic() - start:.1f} s]"))
@@ -33,7 +33,13 @@ def check(name: str, fn: Callable[[], str]) -> None:
 
 
 def cuda_python_buffers() -> str:
-    from edge_sdk.cuda_runtime import DeviceBuffer, EventTimer, PinnedBuffer, Stream, device_properties
+    from edge_sdk.cuda_runtime import (
+        DeviceBuffer,
+        EventTimer,
+        PinnedBuffer,
+        Stream,
+        device_properties,
+    )
 
     props = device_properties(0)
     nbytes = 64 << 20

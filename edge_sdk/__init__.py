@@ -17,6 +17,7 @@ from edge_sdk.errors import (
     SourceDisconnected,
     SourceError,
 )
+from edge_sdk.imaging_region import ImagingRegion, detect_imaging_region
 from edge_sdk.manifest import (
     SCHEMA_VERSION,
     InputSpec,
@@ -25,7 +26,6 @@ from edge_sdk.manifest import (
     OutputSpec,
     PipelineParams,
 )
-from edge_sdk.imaging_region import ImagingRegion, detect_imaging_region
 from edge_sdk.pipeline import Pipeline
 from edge_sdk.results import STAGES, FrameResult, Lesion, ResultError, StageLatency
 from edge_sdk.sources import SOURCES, Frame, FrameSource, PushSource, source_from_uri

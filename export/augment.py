@@ -50,14 +50,15 @@ def augment(
         height, width = image.shape
         angle = rng.uniform(-config.max_rotate_deg, config.max_rotate_deg)
         scale = rng.uniform(*config.scale_range)
-        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale)
+        matrix = np.asarray(cv2.getRotationMatrix2D((width / 2, height / 2), angle, scale),
+                            dtype=np.float64)
         matrix[:, 2] += rng.uniform(-config.max_shift, config.max_shift, 2) * (width, height)
         image = cv2.warpAffine(np.ascontiguousarray(image), matrix, (width, height),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         if mask is not None:
             mask = cv2.warpAffine(np.ascontiguousarray(mask), matrix, (width, height),
                                   flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
-    pixels = None
+    pixels: np.ndarray | None = None
     if rng.random() < config.photometric:
         pixels = image.astype(np.float32)
         pixels = pixels * rng.uniform(*config.contrast_range) + rng.uniform(

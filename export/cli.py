@@ -18,6 +18,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from edge_sdk.errors import EdgeSDKError
 from export.errors import ExportError, GateError
@@ -113,7 +114,7 @@ def _quantize(args: argparse.Namespace) -> int:
 def _bundle(args: argparse.Namespace) -> int:
     from export.build import BuildOptions, build_bundle
 
-    extra = {}
+    extra: dict[str, Any] = {}
     if args.params_from:
         from edge_sdk.bundle import load_bundle
 
@@ -131,7 +132,7 @@ def _bundle(args: argparse.Namespace) -> int:
     gate = bundle.manifest.provenance["gate"]
     print(json.dumps({"bundle": str(bundle.root), "digest": bundle.digest,
                       "precisions": {r: s.precision for r, s in bundle.manifest.models.items()},
-                      "gate": {m: v for m, v in gate["metrics"].items()}}, indent=1))
+                      "gate": dict(gate["metrics"])}, indent=1))
     return 0
 
 
@@ -182,10 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
-    from export.data import default_data_dir
-    from export.gate import DEFAULT_MAX_DROP
     from export.calibration import DEFAULT_CALIBRATION_SAMPLES
+    from export.data import default_data_dir
     from export.fidelity import DEFAULT_MAX_SHIFT
+    from export.gate import DEFAULT_MAX_DROP
     from export.quantize import TARGETS
 
     data = default_data_dir()

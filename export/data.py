@@ -89,7 +89,8 @@ class SegmentationData:
         frame = self.frames[index]
         image, mask = frame.image, frame.mask
         if self.augment_config is not None and rng is not None:
-            image, mask = augment(image, mask, rng, self.augment_config)
+            image, moved = augment(image, mask, rng, self.augment_config)
+            mask = mask if moved is None else moved
         height, width = self.spec.size_hw
         target = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
         return to_input(image, self.spec), target[None].astype(np.float32)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
-def cpu_session(path: str | Path, threads: int):  # noqa: ANN201 - onnxruntime type
+def cpu_session(path: str | Path, threads: int):
     """An ONNX Runtime session on the CPU provider with ``threads`` intra-op threads."""
     import onnxruntime as ort
 
@@ -19,7 +20,7 @@ def cpu_session(path: str | Path, threads: int):  # noqa: ANN201 - onnxruntime t
 
 
 def measure_latencies(paths: Mapping[str, str | Path], shape: tuple[int, ...], runs: int = 50,
-                      warmup: int = 5, threads: int = 2) -> dict[str, dict[str, float]]:
+                      warmup: int = 5, threads: int = 2) -> dict[str, dict[str, Any]]:
     """Median and p90 milliseconds of ``session.run`` for each model, on the same input.
 
     The models take turns run by run, so that a load change on a shared machine hits every
@@ -44,6 +45,6 @@ def measure_latencies(paths: Mapping[str, str | Path], shape: tuple[int, ...], r
 
 
 def measure_latency(path: str | Path, shape: tuple[int, ...], runs: int = 50, warmup: int = 5,
-                    threads: int = 2) -> dict[str, float]:
+                    threads: int = 2) -> dict[str, Any]:
     """:func:`measure_latencies` for a single model."""
     return measure_latencies({"model": path}, shape, runs, warmup, threads)["model"]

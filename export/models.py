@@ -52,11 +52,14 @@ def _lite0_backbone_state(drop_head: bool) -> dict[str, torch.Tensor]:
 
 def _load_encoder(encoder: nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Load Lite0 weights into smp's timm-universal encoder (``encoder.model``)."""
-    own = encoder.model.state_dict()
+    backbone = encoder.model
+    if not isinstance(backbone, nn.Module):
+        raise ExportError(f"lite0 encoder: .model is a {type(backbone).__name__}, expected a module")
+    own = backbone.state_dict()
     missing = sorted(set(own) - set(state))
     if missing:
         raise ExportError(f"lite0 encoder: keys without weights: {missing[:5]}")
-    encoder.model.load_state_dict({k: state[k] for k in own}, strict=True)
+    backbone.load_state_dict({k: state[k] for k in own}, strict=True)
 
 
 def _smp(arch: str, encoder: str, **kwargs: Any) -> Callable[[bool], nn.Module]:

@@ -29,8 +29,17 @@ from torch import nn
 from edge_sdk.manifest import InputSpec, PipelineParams
 from edge_sdk.metrics import dice_iou, roc_auc
 from export.augment import AugmentConfig
-from export.data import (CropData, Frame, SegmentationData, batches, default_data_dir,
-                         gt_crops, load_frames, predicted_crops, split_digest)
+from export.data import (
+    CropData,
+    Frame,
+    SegmentationData,
+    batches,
+    default_data_dir,
+    gt_crops,
+    load_frames,
+    predicted_crops,
+    split_digest,
+)
 from export.errors import ExportError
 from export.models import INPUT_MEAN, INPUT_STD, build_model, get_entry
 

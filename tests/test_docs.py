@@ -14,13 +14,13 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
 
 
 def test_readme_python_example_runs(tmp_path: Path) -> None:
     (example,) = _blocks("python")
     out = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=120)
+                         cwd=tmp_path, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
 
 
@@ -39,7 +39,7 @@ def test_readme_main_job(tmp_path: Path) -> None:
     scripts = Path(sys.executable).parent
     command = main_job.replace("edge-sdk ", f"{scripts / 'edge-sdk'} ").replace(
         "python -m", f"{sys.executable} -m")
-    out = subprocess.run(command, shell=True, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    out = subprocess.run(command, shell=True, capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False)
     assert out.returncode == 0, out.stderr
     assert "failed 0" in out.stderr
 
@@ -47,5 +47,5 @@ def test_readme_main_job(tmp_path: Path) -> None:
 @pytest.mark.parametrize("example", sorted((REPO / "examples").glob("*.py")), ids=lambda p: p.name)
 def test_examples_run(example: Path) -> None:
     out = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=300,
-                         cwd=REPO)
+                         cwd=REPO, check=False)
     assert out.returncode == 0, out.stderr

@@ -60,7 +60,7 @@ def test_bundle_engine_preferred_when_compatible(bundle) -> None:
                                artifacts=(ArtifactSpec("tensorrt", "seg.plan", "0" * 64, meta),))
     updated = write_bundle_manifest(bundle.root, dataclasses.replace(bundle.manifest, segmenter=spec))
     build = CountingBuilder()
-    path, got = engine_for(updated, "segmenter", facts=FACTS, build=build)
+    path, _got = engine_for(updated, "segmenter", facts=FACTS, build=build)
     assert path == bundle.root / "seg.plan" and not build.calls
     other_gpu = {**FACTS, "compute_capability": "9.0"}
     path, _ = engine_for(updated, "segmenter", facts=other_gpu, build=build)

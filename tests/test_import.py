@@ -25,6 +25,6 @@ def test_pipeline_runs_with_torch_blocked(tiny_bundle_dir) -> None:
         f"p = edge_sdk.Pipeline({str(tiny_bundle_dir)!r})\n"
         "print(len(p.process(np.full((64, 64), 170, np.uint8)).lesions))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"

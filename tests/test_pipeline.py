@@ -46,8 +46,8 @@ def test_finds_two_lesions_at_known_places(pipeline: Pipeline) -> None:
     for lesion in result.lesions:
         assert 0.9 < lesion.seg_score <= 1.0
         assert lesion.label in ("benign", "malignant")
-        x0, y0, x1, y1 = lesion.crop_box
-        assert x0 <= lesion.bbox[0] and x1 >= lesion.bbox[2] and 0 <= x0 and x1 <= 400
+        x0, _y0, x1, _y1 = lesion.crop_box
+        assert x0 <= lesion.bbox[0] and x1 >= lesion.bbox[2] and x0 >= 0 and x1 <= 400
 
 
 def test_normal_frame_gives_empty_list(pipeline: Pipeline) -> None:
@@ -267,8 +267,8 @@ def test_region_statistics_match_opencv(noise_scale: int, sort_limit: int,
     prob = cv2.GaussianBlur(rng.random((300, 400)).astype(np.float32), (0, 0), noise_scale / 10 + 1)
     prob = (prob - prob.min()) / (prob.max() - prob.min())
     threshold = 0.5 if noise_scale == 40 else 0.7
-    labels, regions = find_regions(prob, threshold, 5)
-    count, ref_labels, stats, _ = cv2.connectedComponentsWithStats((prob >= threshold).astype(np.uint8), connectivity=8)
+    _labels, regions = find_regions(prob, threshold, 5)
+    _count, ref_labels, stats, _ = cv2.connectedComponentsWithStats((prob >= threshold).astype(np.uint8), connectivity=8)
     expected = sorted(
         ((int(x), int(y), int(x + w), int(y + h)), int(a), float(prob[ref_labels == k].mean()))
         for k, (x, y, w, h, a) in enumerate(stats) if k and a >= 5)

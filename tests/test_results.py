@@ -7,8 +7,8 @@ import pytest
 
 from edge_sdk import FrameResult, Lesion, ResultError, StageLatency
 
-GOOD = dict(bbox=(1, 2, 10, 12), crop_box=(0, 1, 11, 13), area_px=50, seg_score=0.9,
-            malignancy=0.3, label="benign")
+GOOD = {"bbox": (1, 2, 10, 12), "crop_box": (0, 1, 11, 13), "area_px": 50, "seg_score": 0.9,
+            "malignancy": 0.3, "label": "benign"}
 
 
 @pytest.mark.parametrize(

@@ -319,7 +319,7 @@ def edge_sdk(*args: str, timeout: float = 120):
     import sys
 
     return subprocess.run([sys.executable, "-m", "edge_sdk", *args], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
 
 
 def test_cli_synthetic_records_only_the_imaging_area(tiny_bundle_dir, tmp_path):

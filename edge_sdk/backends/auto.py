@@ -21,7 +21,7 @@ def _cuda_device() -> str | None:
         from edge_sdk.cuda_runtime import device_properties
 
         return str(device_properties(0)["name"])
-    except Exception:  # any failure means "no usable GPU" for this decision
+    except Exception:  # noqa: BLE001 - any failure means "no usable GPU" for this decision
         return None
 
 

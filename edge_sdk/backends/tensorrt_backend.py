@@ -60,8 +60,15 @@ class TensorRTBackend(Backend):
         require_tensorrt()
         import tensorrt as trt
 
-        from edge_sdk.cuda_runtime import DeviceBuffer, EventTimer, PinnedBuffer, Stream, check, \
-            cudart, device_properties
+        from edge_sdk.cuda_runtime import (
+            DeviceBuffer,
+            EventTimer,
+            PinnedBuffer,
+            Stream,
+            check,
+            cudart,
+            device_properties,
+        )
         from edge_sdk.tensorrt_compat import check_engine_compatible
 
         host = device_properties(self.device)

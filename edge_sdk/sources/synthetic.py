@@ -140,7 +140,7 @@ class ProbeSimulator:
         cv2.putText(ui, "EDGE-SIM L12-5 12MHz", (6, 2 * line), font, scale, 255, 1, cv2.LINE_AA)
         if height >= 200:  # below that the line would touch the imaging area
             cv2.putText(ui, "GAIN 52 DR 60", (6, height - 4), font, scale, 255, 1, cv2.LINE_AA)
-        x0, y0, x1, y1 = self.region_box
+        _x0, y0, x1, y1 = self.region_box
         bar_x = min(width - 4, x1 + max(6, (width - x1) // 2))
         cv2.line(ui, (bar_x, y0), (bar_x, y1 - 1), 255, 1)
         for k in range(6):
@@ -159,7 +159,7 @@ class ProbeSimulator:
         for lesion in self.lesions:
             cx = x0 + bw * (lesion.cx + lesion.drift * math.sin(2 * math.pi * t / lesion.period_s))
             cy, ax, ay = y0 + bh * lesion.cy, bw * lesion.ax, bh * lesion.ay
-            box = (int(cx - ax), int(cy - ay), int(math.ceil(cx + ax)), int(math.ceil(cy + ay)))
+            box = (int(cx - ax), int(cy - ay), math.ceil(cx + ax), math.ceil(cy + ay))
             truth.append({"center": (cx, cy), "axes": (ax, ay), "bbox": box,
                           "shadow": lesion.shadow})
         return truth

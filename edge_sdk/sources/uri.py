@@ -108,8 +108,7 @@ def parse_uri(text: str, schemes: tuple[str, ...] | None = None) -> SourceURI:
                           f"{sorted(schemes)}, e.g. " + ", ".join(EXAMPLES))
     if scheme == "gst":  # a pipeline holds '!', '=' and '?' of its own: take it verbatim
         return SourceURI(scheme, rest.strip())
-    if rest.startswith("//"):
-        rest = rest[2:]
+    rest = rest.removeprefix("//")
     target, _, query = rest.partition("?")
     params: dict[str, str] = {}
     for item in filter(None, query.split("&")):

@@ -6,10 +6,10 @@ import pytest
 
 pytest.importorskip("openvino", reason="the OpenVINO backend is in the 'bench' extra")
 
-from edge_sdk import ConfigError, Pipeline  # noqa: E402
-from edge_sdk.backends import OpenVINOBackend  # noqa: E402
-from edge_sdk.testing import synthetic_frame  # noqa: E402
-from tests.backends.contract import BackendContract  # noqa: E402
+from edge_sdk import ConfigError, Pipeline
+from edge_sdk.backends import OpenVINOBackend
+from edge_sdk.testing import synthetic_frame
+from tests.backends.contract import BackendContract
 
 
 class TestOpenVINOContract(BackendContract):

@@ -27,7 +27,7 @@ def _skip_without_tensorrt_gpu() -> None:
 
     try:
         device_properties(0)
-    except Exception as exc:  # no driver, no device
+    except Exception as exc:  # noqa: BLE001 - no driver, no device
         pytest.skip(f"no usable CUDA GPU: {exc}")
 
 

@@ -111,7 +111,7 @@ def test_compare_two_tiny_variants(tiny_bundle_dir: Path, tmp_path: Path) -> Non
     assert report["schema"] == SCHEMA and report["baseline"] == "onnxruntime-fp32"
     for block in [report] + report["variants"]:
         assert set(block["stages"]) == {"preprocess", "segment", "postprocess", "crop", "classify", "total"}
-        assert all(STAGE_KEYS <= set(s) for s in block["stages"].values())
+        assert all(set(s) >= STAGE_KEYS for s in block["stages"].values())
         assert block["throughput_fps"]["sequential"] > 0 and block["throughput_fps"]["streaming"] > 0
         assert 0 <= block["sdk_overhead"]["fraction"] < 1
     assert [v["frames"] for v in report["variants"]] == [6, 6]
@@ -134,7 +134,7 @@ def test_cli_bench(tiny_bundle_dir: Path, tmp_path: Path) -> None:
     out = subprocess.run(
         [str(script), "bench", "--bundle", str(tiny_bundle_dir), "--frames", "5", "--warmup", "1",
          "--source", "synthetic://?fps=0&size=320x240", "--no-floor", "--no-streaming",
-         "--json", str(tmp_path / "b.json")], capture_output=True, text=True, timeout=120)
+         "--json", str(tmp_path / "b.json")], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / "b.json").read_text())
     assert report["throughput_fps"]["streaming"] is None and report["int8_floor"] is None

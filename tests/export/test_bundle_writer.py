@@ -9,12 +9,12 @@ import pytest
 
 pytest.importorskip("torch")
 
-from edge_sdk.bundle import load_bundle  # noqa: E402
-from edge_sdk.pipeline import Pipeline  # noqa: E402
-from edge_sdk.testing import synthetic_frame  # noqa: E402
-from export.build import BuildOptions, build_bundle  # noqa: E402
-from export.cli import main  # noqa: E402
-from export.errors import GateError  # noqa: E402
+from edge_sdk.bundle import load_bundle
+from edge_sdk.pipeline import Pipeline
+from edge_sdk.testing import synthetic_frame
+from export.build import BuildOptions, build_bundle
+from export.cli import main
+from export.errors import GateError
 
 
 def _options(tmp_path: Path, data: Path, target: str, **kw) -> BuildOptions:

@@ -10,14 +10,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edge_sdk import Pipeline, load_bundle
-from edge_sdk.testing import synthetic_frame
-from export.build import BuildOptions, build_bundle
-from export.cli import build_parser
-from export.ensemble import LogitMean, models_from_checkpoints
-from export.errors import ExportError
-from export.onnx_export import real_inputs, run_onnx
-from export.train import load_checkpoint, model_from_checkpoint
+from edge_sdk import Pipeline, load_bundle  # noqa: E402
+from edge_sdk.testing import synthetic_frame  # noqa: E402
+from export.build import BuildOptions, build_bundle  # noqa: E402
+from export.cli import build_parser  # noqa: E402
+from export.ensemble import LogitMean, models_from_checkpoints  # noqa: E402
+from export.errors import ExportError  # noqa: E402
+from export.onnx_export import real_inputs, run_onnx  # noqa: E402
+from export.train import load_checkpoint, model_from_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="module")

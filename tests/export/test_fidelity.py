@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from edge_sdk.testing import tiny_classifier_onnx, tiny_segmenter_onnx  # noqa: E402
-from export.fidelity import output_shift  # noqa: E402
+from edge_sdk.testing import tiny_classifier_onnx, tiny_segmenter_onnx
+from export.fidelity import output_shift
 
 
 def test_identical_files_do_not_shift(tmp_path: Path) -> None:

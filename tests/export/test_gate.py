@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("torch")
 
-from export.cli import main  # noqa: E402
-from export.errors import GateError  # noqa: E402
-from export.gate import compare  # noqa: E402
+from export.cli import main
+from export.errors import GateError
+from export.gate import compare
 
 REF = {"dice": 0.80, "auc": 0.90}
 

@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from edge_sdk.testing import tiny_classifier_onnx, tiny_segmenter_onnx  # noqa: E402
-from export.latency import measure_latencies, measure_latency  # noqa: E402
+from edge_sdk.testing import tiny_classifier_onnx, tiny_segmenter_onnx
+from export.latency import measure_latencies, measure_latency
 
 
 def test_interleaved_measurement_of_each_candidate(tmp_path: Path) -> None:

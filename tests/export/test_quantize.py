@@ -59,7 +59,7 @@ def test_int8_cpu_qoperator_uses_qlinear_ops(seg_fp32, calibration, tmp_path) ->
     path = quantize_int8(seg_fp32, tmp_path / "q.onnx", "int8-cpu", calibration(),
                          "QOperator", min_frames=1)
     ops = _ops(onnx.load(str(path)))
-    assert "QLinearConv" in ops and "Conv" in ops or "QLinearConv" in ops
+    assert ("QLinearConv" in ops and "Conv" in ops) or "QLinearConv" in ops
 
 
 def test_int8_trt_is_symmetric_signed_with_float_head(seg_fp32, calibration, tmp_path) -> None:

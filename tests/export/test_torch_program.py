@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from edge_sdk import Pipeline, load_bundle  # noqa: E402
-from edge_sdk.testing import synthetic_frame  # noqa: E402
-from export.build import BuildOptions, build_bundle  # noqa: E402
-from export.torch_program import add_torch_programs  # noqa: E402
+from edge_sdk import Pipeline, load_bundle
+from edge_sdk.testing import synthetic_frame
+from export.build import BuildOptions, build_bundle
+from export.torch_program import add_torch_programs
 
 
 def test_torch_programs_match_onnx(tiny_checkpoints, synthetic_busi: Path, tmp_path: Path) -> None:

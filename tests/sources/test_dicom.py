@@ -5,10 +5,10 @@ import pytest
 
 pytest.importorskip("pydicom", reason="the dicom source needs pydicom (pip install 'edge-sdk[sources]')")
 
-from edge_sdk.errors import SourceError  # noqa: E402
-from edge_sdk.sources import DicomCineSource, source_from_uri  # noqa: E402
-from tests.sources.contract import SourceContract  # noqa: E402
-from tests.sources.dicom_files import write_cine  # noqa: E402
+from edge_sdk.errors import SourceError
+from edge_sdk.sources import DicomCineSource, source_from_uri
+from tests.sources.contract import SourceContract
+from tests.sources.dicom_files import write_cine
 
 
 class TestDicomContract(SourceContract):

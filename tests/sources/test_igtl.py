@@ -167,7 +167,7 @@ def test_killing_the_server_mid_stream_reconnects_without_a_crash(tiny_bundle_di
                         first.stop()  # the server dies mid-stream
                         second = start_server(port)  # ... and comes back on the same port
                         second_streamer = Streamer(second, fps=50.0, value=22).__enter__()
-                    if len(values) >= 5 and values[-1] == 22 or len(values) > 400:
+                    if (len(values) >= 5 and values[-1] == 22) or len(values) > 400:
                         break
         finally:
             timer.cancel()
@@ -221,7 +221,7 @@ def test_cli_igtl_source_with_results_back_over_the_same_link(server, tiny_bundl
             [sys.executable, "-m", "edge_sdk", "run", "--source",
              f"igtl://127.0.0.1:{port}?device=Image", "--bundle", str(tiny_bundle_dir),
              "--max-frames", "4", "--policy", "block", "--igtl-out", f"127.0.0.1:{port}"],
-            capture_output=True, text=True, timeout=60)
+            capture_output=True, text=True, timeout=60, check=False)
         assert out.returncode == 0, out.stderr
         summary = json.loads(out.stderr.split("summary: ", 1)[1].splitlines()[0])
         assert summary["processed"] == 4 and summary["igtl_sent"] == 4

@@ -53,7 +53,7 @@ def test_push_from_another_thread_keeps_device_timestamps():
 def test_a_full_push_source_drops_the_oldest_and_counts_it():
     source = PushSource(capacity=2)
     with source:
-        for i in range(5):
+        for _i in range(5):
             source.push(np.zeros((40, 40), np.uint8))
         source.end()
         frames = list(source)

@@ -58,8 +58,8 @@ def test_registry_is_a_plain_dict_of_classes_with_from_uri():
     assert isinstance(SOURCES, dict)
     for kind, cls in SOURCES.items():
         assert cls.kind == kind
-        assert callable(getattr(cls, "from_uri"))
-        assert isinstance(getattr(cls, "PARAMS"), dict)
+        assert callable(cls.from_uri)
+        assert isinstance(cls.PARAMS, dict)
 
 
 def test_sources_import_their_optional_libraries_only_when_opened():
