@@ -1,4 +1,4 @@
-"""The ``edge-sdk`` command: ``info``, ``run``, ``eval``, ``bench`` and ``build-engine``.
+"""The ``edge-sdk`` command: ``info``, ``run``, ``view``, ``eval``, ``bench`` and ``build-engine``.
 
 Each command lives in its own module (``cmd_<name>.py``) with its ``add_parser``.
 """
@@ -9,11 +9,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from edge_sdk.cli import cmd_bench, cmd_engine, cmd_eval, cmd_info, cmd_run
+from edge_sdk.cli import cmd_bench, cmd_engine, cmd_eval, cmd_info, cmd_run, cmd_view
 from edge_sdk.cli.common import Parser
 from edge_sdk.errors import EdgeSDKError
 
-COMMANDS = (cmd_info, cmd_run, cmd_eval, cmd_bench, cmd_engine)
+COMMANDS = (cmd_info, cmd_run, cmd_view, cmd_eval, cmd_bench, cmd_engine)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ from edge_sdk.cli.common import (
     positive_int,
 )
 from edge_sdk.errors import ConfigError
+from edge_sdk.viewer.options import add_view_args, close_viewer, open_viewer
 
 
 class Progress:
@@ -63,7 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     output = writer = jsonl = None
     latencies, n_lesions = [], 0
     progress = Progress(sys.stderr)
-    runner = None
+    runner = viewer = None
     try:
         with open_pipeline(args) as pipeline:
             smoother = None
@@ -86,6 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           else IgtlOutput(args.igtl_out)).open()
             jsonl = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
             fps = source.nominal_fps or getattr(source, "file_fps", None) or 10.0
+            viewer = open_viewer(args, pipeline, source, runner)  # None without --view
             with runner:
                 for item in runner:
                     result = item.result
@@ -96,6 +98,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                         jsonl.write(json.dumps({"source": name, **result.to_dict()}) + "\n")
                     if output is not None:
                         output.send(result)
+                    if viewer is not None:
+                        viewer.publish(item)  # keeps a reference; draws in its own thread
                     if args.save is not None:  # only the imaging area is ever recorded
                         canvas = draw_overlay(item.image, result, pipeline.params.positive_class)
                         if writer is None:
@@ -128,6 +132,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             summary = stats.summary()
             if output is not None:
                 summary.update(igtl_sent=output.sent, igtl_failed=output.failed)
+            close_viewer(viewer, summary)
             print("summary: " + json.dumps(summary), file=sys.stderr)
             if latencies:
                 print(format_table(summarize(latencies)), file=sys.stderr)
@@ -136,7 +141,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="run the pipeline over a live source, video, DICOM cine or images")
-    run.add_argument("--source", required=True,
+    add_run_args(run)
+    run.set_defaults(func=_cmd_run)
+
+
+def add_run_args(run: argparse.ArgumentParser, source: str | None = None) -> None:
+    """The options of ``run``; ``edge-sdk view`` takes them too, with a default source."""
+    run.add_argument("--source", required=source is None, default=source,
                      help="a path (image, folder, video, .dcm) or a URI: synthetic://?fps=30, "
                           "file:scan.mp4?pace=1, images:DIR, v4l2:///dev/video0?fourcc=MJPG&"
                           "size=1920x1080&fps=30, 'gst:... ! appsink', dicom:cine.dcm, "
@@ -158,4 +169,4 @@ def add_parser(sub: Any) -> None:
                      help="seconds without a frame before the source is reported stalled")
     run.add_argument("--igtl-out", default=None, metavar="HOST:PORT",
                      help="send results over OpenIGTLink (label map IMAGE + scores STRING)")
-    run.set_defaults(func=_cmd_run)
+    add_view_args(run)
