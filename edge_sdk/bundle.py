@@ -9,10 +9,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge_sdk.errors import BundleError
+from edge_sdk.jsoncheck import MAX_JSON_BYTES, load_json
 from edge_sdk.manifest import ArtifactSpec, Manifest, ModelSpec
 
 MANIFEST_NAME = "manifest.json"
@@ -35,7 +38,13 @@ def _inside(root: Path, relative: str, what: str) -> Path:
             f"bundle: {what} path '{relative}' is absolute; expected a path relative to the "
             f"bundle directory {root}. Fix: store the file inside the bundle and name it relatively"
         )
-    path = (root / relative).resolve()
+    try:
+        path = (root / relative).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
+        raise BundleError(
+            f"bundle: {what} path '{relative}' cannot be resolved ({exc}). Fix: store the file "
+            "itself inside the bundle directory, not a link"
+        ) from exc
     if not path.is_relative_to(root):
         raise BundleError(
             f"bundle: {what} path '{relative}' resolves to {path}, outside the bundle directory "
@@ -95,6 +104,35 @@ def _verify_model(root: Path, spec: ModelSpec) -> None:
         _verify_file(root, artifact.file, artifact.sha256, f"{spec.role} {artifact.kind}")
 
 
+def _read_manifest(path: Path) -> bytes:
+    """The bytes of ``manifest.json``: a regular file in the bundle itself, bounded in size.
+
+    A link is refused even when it points inside: the manifest is what every digest is checked
+    against, so it must be the bundle's own file, not one that can be swapped from elsewhere.
+    """
+    fix = "Fix: point to a bundle directory written by the export toolchain"
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise BundleError(f"bundle: {path} is missing. {fix}") from None
+    except OSError as exc:
+        raise BundleError(f"bundle: {path} cannot be read ({exc}). {fix}") from exc
+    if stat.S_ISLNK(info.st_mode):
+        raise BundleError(f"bundle: {path} is a symbolic link; expected a regular file inside "
+                          f"the bundle. Fix: copy the manifest into the bundle directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise BundleError(f"bundle: {path} is not a regular file. {fix}")
+    if info.st_size > MAX_JSON_BYTES:
+        raise BundleError(f"bundle: {path} is {info.st_size} bytes; expected at most "
+                          f"{MAX_JSON_BYTES}. {fix}")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise BundleError(f"bundle: {path} cannot be opened ({exc}). {fix}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(MAX_JSON_BYTES + 1)
+
+
 def load_bundle(path: str | Path) -> Bundle:
     """Read ``manifest.json`` in ``path``, validate it and verify every model's sha256.
 
@@ -108,19 +146,17 @@ def load_bundle(path: str | Path) -> Bundle:
         BundleError: the directory or manifest is missing or malformed, the schema version is
             unknown, a file is missing/altered, or a path escapes the bundle directory.
     """
-    root = Path(path).expanduser().resolve()
+    try:
+        root = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
+        raise BundleError(f"bundle: {path!r} cannot be resolved ({exc}); expected a bundle "
+                          "directory. Fix: pass the directory itself") from exc
     manifest_path = root / MANIFEST_NAME
     if not root.is_dir():
         raise BundleError(f"bundle: {root} is not a directory; expected a bundle directory "
-                          f"holding {MANIFEST_NAME} and the model files")
-    if not manifest_path.is_file():
-        raise BundleError(f"bundle: {manifest_path} is missing. Fix: point to a bundle directory "
-                          "written by the export toolchain")
-    raw = manifest_path.read_bytes()
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"bundle: {manifest_path} is not valid JSON ({exc})") from exc
+                          f"holding {MANIFEST_NAME} and the model files. Fix: pass --bundle DIR")
+    raw = _read_manifest(manifest_path)
+    data = load_json(raw, str(manifest_path))
     manifest = Manifest.from_dict(data)
     for spec in manifest.models.values():
         _verify_model(root, spec)

@@ -3,15 +3,24 @@
 The manifest is plain JSON (``manifest.json`` beside the model files). These dataclasses parse
 and validate it, so that a bad bundle fails at load time with a message naming the field, never
 halfway through a scan.
+
+Parsing is strict: every field typed, ranged and finite; clinical parameters (the ``pipeline``
+section, each net's ``normalization``, the class names) required, never defaulted; unknown keys
+refused with their path. Only ``provenance`` and an artifact's ``meta`` are free-form (bounded).
+The same rules, for other tools, are in ``docs/manifest.schema.json``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any
 
+from edge_sdk import jsoncheck as jc
 from edge_sdk.errors import BundleError
 
 SCHEMA_VERSION = 1
@@ -24,22 +33,47 @@ INPUT_DTYPES = ("float32", "float16")
 MODEL_ROLES = ("segmenter", "classifier")
 SEGMENTER_OUTPUT_MEANINGS = ("lesion_probability", "lesion_logit")
 CLASSIFIER_OUTPUT_MEANINGS = ("class_probabilities", "class_logits", "malignancy_logit")
-
-
-def _need(data: Mapping[str, Any], key: str, where: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise BundleError(f"manifest: '{where}' must be a JSON object, found {type(data).__name__}")
-    if key not in data:
-        raise BundleError(
-            f"manifest: '{where}.{key}' is missing. Fix: add it (see README, 'Bundle format')"
-        )
-    return data[key]
+MAX_DIM = 8192
+"""Largest input height or width a manifest may declare."""
+MAX_LESIONS = 64
+"""Largest ``pipeline.max_lesions`` accepted (each lesion is one classifier crop per frame)."""
+MAX_ARTIFACTS = 64
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _choice(value: Any, allowed: Sequence[str], where: str) -> str:
-    if value not in allowed:
-        raise BundleError(f"manifest: '{where}' is {value!r}; expected one of {list(allowed)}")
-    return str(value)
+    if not isinstance(value, str) or value not in allowed:
+        raise jc.fail(where, value, f"one of {list(allowed)}")
+    return value
+
+
+def _file_name(value: Any, where: str) -> str:
+    """A relative file name inside the bundle: text, no NUL or control characters."""
+    return jc.string(value, where, max_len=1024)
+
+
+def _ints(values: Any, where: str) -> tuple[int, ...]:
+    """A constructor's sequence of whole numbers (numpy ints too; never bools or floats)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or any(
+            isinstance(v, bool) or not isinstance(v, Integral) for v in values):
+        raise jc.fail(where, values, "a list of integers")
+    return tuple(int(v) for v in values)
+
+
+def _reals(values: Any, where: str, positive: bool = False) -> tuple[float, ...]:
+    """A constructor's sequence of finite numbers (> 0 when ``positive``)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values or any(
+            isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v)
+            or (positive and v <= 0) for v in values):
+        raise jc.fail(where, values, "a list of finite numbers" + (" > 0" if positive else ""))
+    return tuple(float(v) for v in values)
+
+
+def _real(value: Any, where: str, low: float, high: float, low_open: bool = False,
+          high_open: bool = False) -> float:
+    if isinstance(value, Real) and not isinstance(value, bool):
+        value = float(value)  # numpy scalars from the toolchain are fine
+    return jc.number(value, where, low, high, low_open, high_open)
 
 
 @dataclass(frozen=True)
@@ -59,29 +93,31 @@ class InputSpec:
     std: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
-        where = f"input '{self.name}'"
-        if len(self.shape) != 4:
-            raise BundleError(f"manifest: {where} shape {list(self.shape)} is not NCHW (4 dims)")
-        if any(d == 0 or d < -1 for d in self.shape) or any(d < 1 for d in self.shape[1:]):
-            raise BundleError(
-                f"manifest: {where} shape {list(self.shape)} has invalid dims; expected positive "
-                "sizes, -1 allowed only for the batch dimension"
-            )
+        where = f"input {self.name!r}"
+        jc.string(self.name, f"{where}.name")
+        shape = _ints(self.shape, f"{where}.shape")
+        if len(shape) != 4:
+            raise jc.fail(f"{where}.shape", list(shape), "NCHW: a list of 4 integers")
+        if not (shape[0] == -1 or 1 <= shape[0] <= 1024) or any(
+                not 1 <= d <= MAX_DIM for d in shape[1:]):
+            raise jc.fail(f"{where}.shape", list(shape), "positive sizes (height and width at "
+                          f"most {MAX_DIM}, batch at most 1024), -1 allowed only for the batch")
         _choice(self.dtype, INPUT_DTYPES, f"{where}.dtype")
         _choice(self.color, COLOR_MODES, f"{where}.color")
         channels = 1 if self.color == "gray" else 3
-        if self.shape[1] != channels:
-            raise BundleError(
-                f"manifest: {where} has colour mode '{self.color}' ({channels} channel(s)) but "
-                f"shape {list(self.shape)} has {self.shape[1]}"
-            )
-        for label, values in (("mean", self.mean), ("std", self.std)):
+        if shape[1] != channels:
+            raise jc.fail(f"{where}.shape", list(shape), f"{channels} channel(s) at index 1, as "
+                          f"colour mode '{self.color}' has")
+        scale = _real(self.scale, f"{where}.normalization.scale", 0.0, 1e6, low_open=True)
+        mean = _reals(self.mean, f"{where}.normalization.mean")
+        std = _reals(self.std, f"{where}.normalization.std", positive=True)
+        for label, values in (("mean", mean), ("std", std)):
             if len(values) not in (1, channels):
-                raise BundleError(
-                    f"manifest: {where}.{label} has {len(values)} values; expected 1 or {channels}"
-                )
-        if any(s == 0 for s in self.std):
-            raise BundleError(f"manifest: {where}.std contains 0; expected non-zero values")
+                raise jc.fail(f"{where}.normalization.{label}", list(values),
+                              f"1 or {channels} values")
+        # numpy scalars from the toolchain become plain Python numbers (JSON-ready, hashable)
+        for name, value in (("shape", shape), ("scale", scale), ("mean", mean), ("std", std)):
+            object.__setattr__(self, name, value)
 
     @property
     def channels(self) -> int:
@@ -98,16 +134,29 @@ class InputSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> InputSpec:
-        norm = data.get("normalization", {})
-        return cls(
-            name=str(_need(data, "name", where)),
-            shape=tuple(int(d) for d in _need(data, "shape", where)),
-            dtype=str(data.get("dtype", "float32")),
-            color=str(_need(data, "color", where)),
-            scale=float(norm.get("scale", 1.0 / 255.0)),
-            mean=tuple(float(v) for v in norm.get("mean", (0.0,))),
-            std=tuple(float(v) for v in norm.get("std", (1.0,))),
-        )
+        """Parse ``data`` (the JSON object at path ``where``); errors name the field's path."""
+        data = jc.obj(data, where, ("name", "shape", "color", "normalization"), ("dtype",))
+        norm = jc.obj(data["normalization"], f"{where}.normalization", ("scale", "mean", "std"))
+        shape = jc.array(data["shape"], f"{where}.shape", 4, 4)
+        for i, dim in enumerate(shape):
+            if dim != -1:
+                jc.integer(dim, f"{where}.shape[{i}]", 1, MAX_DIM if i else 1024)
+        values = {}
+        for label in ("mean", "std"):
+            items = jc.array(norm[label], f"{where}.normalization.{label}", 1, 3)
+            values[label] = tuple(
+                jc.number(v, f"{where}.normalization.{label}[{i}]", 0.0 if label == "std" else -1e6,
+                          1e6, low_open=label == "std") for i, v in enumerate(items))
+        name = jc.string(data["name"], f"{where}.name")
+        try:
+            return cls(name=name, shape=tuple(shape),
+                       dtype=_choice(data.get("dtype", "float32"), INPUT_DTYPES, f"{where}.dtype"),
+                       color=_choice(data["color"], COLOR_MODES, f"{where}.color"),
+                       scale=jc.number(norm["scale"], f"{where}.normalization.scale", 0.0, 1e6,
+                                       low_open=True),
+                       mean=values["mean"], std=values["std"])
+        except BundleError as exc:  # a cross-field check: name the path, not the input's name
+            raise BundleError(str(exc).replace(f"input {name!r}", where, 1)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +174,16 @@ class OutputSpec:
 
     name: str
     meaning: str
+
+    def __post_init__(self) -> None:
+        jc.string(self.name, f"output {self.name!r}.name")
+        jc.string(self.meaning, f"output {self.name!r}.meaning")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str) -> OutputSpec:
+        data = jc.obj(data, where, ("name", "meaning"))
+        return cls(jc.string(data["name"], f"{where}.name"),
+                   jc.string(data["meaning"], f"{where}.meaning"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "meaning": self.meaning}
@@ -152,21 +211,31 @@ class ArtifactSpec:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _choice(self.kind, ARTIFACT_KINDS, "artifacts[].kind")
-        _check_sha256(self.sha256, f"artifact '{self.file}'.sha256")
+        where = f"artifact {self.file!r}"
+        _choice(self.kind, ARTIFACT_KINDS, f"{where}.kind")
+        _file_name(self.file, f"{where}.file")
+        _check_sha256(self.sha256, f"{where}.sha256")
+        if not isinstance(self.meta, Mapping):
+            raise jc.fail(f"{where}.meta", self.meta, "a JSON object")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> ArtifactSpec:
-        return cls(kind=str(_need(data, "kind", where)), file=str(_need(data, "file", where)),
-                   sha256=str(_need(data, "sha256", where)), meta=dict(data.get("meta", {})))
+        data = jc.obj(data, where, ("kind", "file", "sha256"), ("meta",))
+        kind = _choice(data["kind"], ARTIFACT_KINDS, f"{where}.kind")
+        file = _file_name(data["file"], f"{where}.file")
+        _check_sha256(data["sha256"], f"{where}.sha256")
+        return cls(kind=kind, file=file, sha256=data["sha256"],
+                   meta=jc.free_form(data.get("meta", {}), f"{where}.meta"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "file": self.file, "sha256": self.sha256, "meta": dict(self.meta)}
 
 
-def _check_sha256(value: str, where: str) -> None:
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise BundleError(f"manifest: '{where}' is {value!r}; expected 64 lowercase hex digits")
+def _check_sha256(value: Any, where: str) -> None:
+    if not isinstance(value, str) or _SHA256.fullmatch(value) is None:
+        raise jc.fail(where, value, "64 lowercase hex digits (the file's sha256)",
+                      "Fix: write the manifest with edge_sdk.write_bundle_manifest, which "
+                      "computes every digest from the files")
 
 
 @dataclass(frozen=True)
@@ -182,18 +251,27 @@ class ModelSpec:
     artifacts: tuple[ArtifactSpec, ...] = ()
 
     def __post_init__(self) -> None:
-        where = f"models.{self.role}"
         _choice(self.role, MODEL_ROLES, "models.<role>")
+        where = f"models.{self.role}"
+        _file_name(self.file, f"{where}.file")
         _choice(self.precision, PRECISIONS, f"{where}.precision")
         _check_sha256(self.sha256, f"{where}.sha256")
-        if len(self.outputs) != 1:
-            raise BundleError(f"manifest: '{where}.outputs' must list exactly one output")
+        if not isinstance(self.input, InputSpec):
+            raise jc.fail(f"{where}.input", self.input, "an InputSpec")
+        if not isinstance(self.outputs, tuple) or len(self.outputs) != 1 or not all(
+                isinstance(o, OutputSpec) for o in self.outputs):
+            raise jc.fail(f"{where}.outputs", self.outputs, "exactly one output")
+        if not isinstance(self.artifacts, tuple) or len(self.artifacts) > MAX_ARTIFACTS or not all(
+                isinstance(a, ArtifactSpec) for a in self.artifacts):
+            raise jc.fail(f"{where}.artifacts", self.artifacts,
+                          f"a tuple of at most {MAX_ARTIFACTS} ArtifactSpec")
         allowed = (
             SEGMENTER_OUTPUT_MEANINGS if self.role == "segmenter" else CLASSIFIER_OUTPUT_MEANINGS
         )
         _choice(self.outputs[0].meaning, allowed, f"{where}.outputs[0].meaning")
         if self.role == "segmenter" and self.input.dynamic_batch:
-            raise BundleError(f"manifest: '{where}.input.shape' must have a fixed batch of 1")
+            raise jc.fail(f"{where}.input.shape", list(self.input.shape),
+                          "a fixed batch of 1 for the segmenter (one frame at a time)")
 
     @property
     def output(self) -> OutputSpec:
@@ -206,21 +284,21 @@ class ModelSpec:
     @classmethod
     def from_dict(cls, role: str, data: Mapping[str, Any]) -> ModelSpec:
         where = f"models.{role}"
-        outputs = _need(data, "outputs", where)
-        if not isinstance(outputs, list):
-            raise BundleError(f"manifest: '{where}.outputs' must be a list")
+        data = jc.obj(data, where, ("file", "sha256", "precision", "input", "outputs"),
+                      ("artifacts",))
+        outputs = jc.array(data["outputs"], f"{where}.outputs", 1, 1)
+        artifacts = jc.array(data.get("artifacts", []), f"{where}.artifacts", 0, MAX_ARTIFACTS)
+        _check_sha256(data["sha256"], f"{where}.sha256")
         return cls(
             role=role,
-            file=str(_need(data, "file", where)),
-            sha256=str(_need(data, "sha256", where)),
-            precision=str(_need(data, "precision", where)),
-            input=InputSpec.from_dict(_need(data, "input", where), f"{where}.input"),
-            outputs=tuple(
-                OutputSpec(str(_need(o, "name", f"{where}.outputs")), str(_need(o, "meaning", f"{where}.outputs")))
-                for o in outputs
-            ),
-            artifacts=tuple(ArtifactSpec.from_dict(a, f"{where}.artifacts[]")
-                            for a in data.get("artifacts", ())),
+            file=_file_name(data["file"], f"{where}.file"),
+            sha256=data["sha256"],
+            precision=_choice(data["precision"], PRECISIONS, f"{where}.precision"),
+            input=InputSpec.from_dict(data["input"], f"{where}.input"),
+            outputs=tuple(OutputSpec.from_dict(o, f"{where}.outputs[{i}]")
+                          for i, o in enumerate(outputs)),
+            artifacts=tuple(ArtifactSpec.from_dict(a, f"{where}.artifacts[{i}]")
+                            for i, a in enumerate(artifacts)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -251,22 +329,34 @@ class PipelineParams:
     classifier_hflip: bool = False
 
     def __post_init__(self) -> None:
-        checks = (
-            ("segmentation_threshold", 0.0 < self.segmentation_threshold < 1.0, "in (0, 1)"),
-            ("min_lesion_area_fraction", 0.0 <= self.min_lesion_area_fraction < 1.0, "in [0, 1)"),
-            ("roi_margin", 0.0 <= self.roi_margin <= 2.0, "in [0, 2]"),
-            ("max_lesions", self.max_lesions >= 1, ">= 1"),
-            ("decision_threshold", 0.0 <= self.decision_threshold <= 1.0, "in [0, 1]"),
-            ("class_names", len(self.class_names) == 2, "two names (negative, positive)"),
-            ("positive_class", self.positive_class in self.class_names, "one of class_names"),
-            ("segmenter_hflip", isinstance(self.segmenter_hflip, bool), "true or false"),
-            ("classifier_hflip", isinstance(self.classifier_hflip, bool), "true or false"),
-        )
-        for name, ok, expected in checks:
-            if not ok:
-                raise BundleError(
-                    f"manifest: 'pipeline.{name}' is {getattr(self, name)!r}; expected {expected}"
-                )
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        put("segmentation_threshold", _real(self.segmentation_threshold,
+                                            "pipeline.segmentation_threshold", 0.0, 1.0, True, True))
+        put("min_lesion_area_fraction", _real(self.min_lesion_area_fraction,
+                                              "pipeline.min_lesion_area_fraction", 0.0, 1.0,
+                                              high_open=True))
+        put("roi_margin", _real(self.roi_margin, "pipeline.roi_margin", 0.0, 2.0))
+        put("decision_threshold", _real(self.decision_threshold, "pipeline.decision_threshold",
+                                        0.0, 1.0))
+        if isinstance(self.max_lesions, bool) or not isinstance(self.max_lesions, Integral):
+            raise jc.fail("pipeline.max_lesions", self.max_lesions,
+                          f"an integer in [1, {MAX_LESIONS}]")
+        put("max_lesions", jc.integer(int(self.max_lesions), "pipeline.max_lesions", 1,
+                                      MAX_LESIONS))
+        names = self.class_names
+        if isinstance(names, (str, bytes)) or not isinstance(names, Sequence) or len(names) != 2 \
+                or not all(isinstance(n, str) and n for n in names) or names[0] == names[1]:
+            raise jc.fail("pipeline.class_names", names, "a list of two different names "
+                          "(negative, positive), e.g. [\"benign\", \"malignant\"]")
+        put("class_names", tuple(jc.string(n, f"pipeline.class_names[{i}]")
+                                 for i, n in enumerate(names)))
+        if not isinstance(self.positive_class, str) or self.positive_class not in names:
+            raise jc.fail("pipeline.positive_class", self.positive_class,
+                          f"one of class_names {list(names)}")
+        for flag in ("segmenter_hflip", "classifier_hflip"):
+            jc.boolean(getattr(self, flag), f"pipeline.{flag}")
 
     @property
     def negative_class(self) -> str:
@@ -278,19 +368,16 @@ class PipelineParams:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineParams:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise BundleError(
-                f"manifest: unknown key(s) {unknown} in 'pipeline'; accepted: {sorted(known)}"
-            )
+        """Parse the ``pipeline`` section: every field required (all are clinical choices)."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        data = jc.obj(data, "pipeline", names)
         values = dict(data)
-        if "class_names" in values:
-            values["class_names"] = tuple(values["class_names"])
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise BundleError(f"manifest: bad 'pipeline' section: {exc}") from exc
+        values["class_names"] = tuple(jc.array(data["class_names"], "pipeline.class_names", 2, 2))
+        for name in ("segmentation_threshold", "min_lesion_area_fraction", "roi_margin",
+                     "decision_threshold"):
+            if isinstance(values[name], bool) or not isinstance(values[name], (int, float)):
+                raise jc.fail(f"pipeline.{name}", values[name], "a finite number")
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -309,6 +396,22 @@ class Manifest:
     pipeline: PipelineParams = field(default_factory=PipelineParams)
     provenance: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        jc.string(self.name, "name")
+        jc.string(self.version, "version", max_len=64)
+        for role in MODEL_ROLES:
+            spec = getattr(self, role)
+            if not isinstance(spec, ModelSpec) or spec.role != role:
+                raise jc.fail(f"models.{role}", spec, f"a ModelSpec of role '{role}'")
+        if not isinstance(self.pipeline, PipelineParams):
+            raise jc.fail("pipeline", self.pipeline, "a PipelineParams")
+        if not isinstance(self.provenance, Mapping):
+            raise jc.fail("provenance", self.provenance, "a JSON object")
+        if isinstance(self.schema_version, bool) or \
+                self.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
+            raise jc.fail("schema_version", self.schema_version,
+                          f"one of {list(SUPPORTED_SCHEMA_VERSIONS)}")
 
     @property
     def models(self) -> dict[str, ModelSpec]:
@@ -335,24 +438,27 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
+        """Parse a whole manifest (parsed JSON); every error names the field's path."""
         if not isinstance(data, Mapping):
-            raise BundleError("manifest: the top level must be a JSON object")
-        version = _need(data, "schema_version", "manifest")
-        if version not in SUPPORTED_SCHEMA_VERSIONS:
+            raise jc.fail("(top level)", data, "a JSON object")
+        version = data.get("schema_version")
+        if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:
             raise BundleError(
                 f"manifest: schema_version {version!r} is not supported by this runtime; "
                 f"expected one of {list(SUPPORTED_SCHEMA_VERSIONS)}. Fix: re-export the bundle "
                 "with a matching toolchain, or upgrade edge-sdk"
             )
-        models = _need(data, "models", "manifest")
+        data = jc.obj(data, "manifest", ("schema_version", "name", "version", "models",
+                                         "pipeline"), ("provenance",))
+        models = jc.obj(data["models"], "models", MODEL_ROLES)
         return cls(
-            schema_version=int(version),
-            name=str(_need(data, "name", "manifest")),
-            version=str(_need(data, "version", "manifest")),
-            segmenter=ModelSpec.from_dict("segmenter", _need(models, "segmenter", "models")),
-            classifier=ModelSpec.from_dict("classifier", _need(models, "classifier", "models")),
-            pipeline=PipelineParams.from_dict(data.get("pipeline", {})),
-            provenance=dict(data.get("provenance", {})),
+            schema_version=version,
+            name=jc.string(data["name"], "name"),
+            version=jc.string(data["version"], "version", max_len=64),
+            segmenter=ModelSpec.from_dict("segmenter", models["segmenter"]),
+            classifier=ModelSpec.from_dict("classifier", models["classifier"]),
+            pipeline=PipelineParams.from_dict(data["pipeline"]),
+            provenance=jc.free_form(data.get("provenance", {}), "provenance"),
         )
 
     def to_dict(self) -> dict[str, Any]:

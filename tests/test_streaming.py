@@ -292,10 +292,12 @@ def test_an_unexpected_error_in_a_stage_reaches_the_consumer(pipeline):
         def update(self, result):
             raise RuntimeError("smoother bug")
 
+    # one such frame is counted as failed; the same error on 10 frames in a row is a bug
     with pytest.raises(RuntimeError, match="smoother bug"):
-        with StreamRunner(pipeline, SyntheticSource(fps=0, frames=3, size=(96, 64)),
+        with StreamRunner(pipeline, SyntheticSource(fps=0, frames=30, size=(96, 64)),
                           smoother=Broken()) as runner:
             list(runner)
+    assert runner.stats.failed == 10
 
 
 def test_temporal_smoothing_in_the_stream_reports_lesions_after_k_frames(pipeline):

@@ -34,7 +34,7 @@ from edge_sdk.errors import ConfigError, EdgeSDKError, SourceDisconnected, Sourc
 from edge_sdk.imaging_region import ImagingRegion, RegionSelector, has_color_overlay
 from edge_sdk.sources.base import EndOfStream, Frame, FrameSource, SourceTimeout
 from edge_sdk.streaming.handoff import END, POLL_S, Handoff, HandoffPolicy
-from edge_sdk.streaming.stats import StreamResult, StreamStats
+from edge_sdk.streaming.stats import AccountingError, StreamResult, StreamStats, check_accounting
 
 if TYPE_CHECKING:
     from edge_sdk.pipeline import Pipeline
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _MAX_SOURCE_ERRORS = 100  # a source failing this often in a row is broken, not unlucky
+_MAX_UNEXPECTED = 10  # frames failing in a row with a non-SDK error: a bug, not a bad frame
 
 
 class StreamRunner:
@@ -119,6 +120,7 @@ class StreamRunner:
         self._error: BaseException | None = None
         self._last_frame = time.monotonic()
         self._source_drops_before = 0
+        self._unexpected_in_row = 0
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self) -> StreamRunner:
@@ -164,6 +166,12 @@ class StreamRunner:
             logger.warning("streaming: threads %s did not stop within %.1f s", alive, timeout)
         else:
             self.source.close()
+            try:  # every frame ended somewhere: checked at the end of every run
+                check_accounting(self.stats)
+            except AccountingError as exc:
+                logger.error("%s", exc)
+                if self._error is None:
+                    self._error = exc
         self._threads = []
 
     def __enter__(self) -> StreamRunner:
@@ -198,6 +206,16 @@ class StreamRunner:
             setattr(self.stats, count, getattr(self.stats, count) + 1)
             self.stats.errors.append(f"{where}: {exc}")
         logger.warning("streaming: %s failed: %s", where, exc)
+
+    def _unexpected(self, frame: Frame, exc: Exception) -> None:
+        """A frame failed with an error that is not the SDK's own (an OpenCV or backend error):
+        counted as failed like any bad frame; many in a row stop the stream and re-raise."""
+        logger.error("streaming: frame %d failed unexpectedly", frame.index, exc_info=exc)
+        self._fail(f"frame {frame.index}", EdgeSDKError(f"unexpected {type(exc).__name__}: {exc}"))
+        with self._lock:
+            self._unexpected_in_row += 1
+            if self._unexpected_in_row >= _MAX_UNEXPECTED:
+                self._crash(exc)
 
     def _crash(self, exc: BaseException) -> None:
         """An unexpected error: stop everything and re-raise it in the consumer."""
@@ -315,6 +333,9 @@ class StreamRunner:
                 except EdgeSDKError as exc:
                     self._fail(f"frame {frame.index}", exc)
                     continue
+                except Exception as exc:  # noqa: BLE001 - counted; re-raised if it persists
+                    self._unexpected(frame, exc)
+                    continue
                 if not self._put(self._mid, item):
                     with self._lock:
                         self.stats.discarded_at_stop += 1
@@ -360,6 +381,10 @@ class StreamRunner:
                 except EdgeSDKError as exc:
                     self._fail(f"frame {frame.index}", exc)
                     continue
+                except Exception as exc:  # noqa: BLE001 - counted; re-raised if it persists
+                    self._unexpected(frame, exc)
+                    continue
+                self._unexpected_in_row = 0
                 now = time.monotonic()
                 latency = (now - frame.host_timestamp) * 1000.0
                 with self._lock:
