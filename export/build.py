@@ -29,7 +29,7 @@ from export.calibration import (
     classifier_calibration,
     segmenter_calibration,
 )
-from export.data import load_frames, split_digest
+from export.data import dataset_roots, load_frames, split_digest
 from export.ensemble import Checkpoints, checkpoint_list, models_from_checkpoints
 from export.errors import ExportError, GateError
 from export.fidelity import DEFAULT_MAX_SHIFT, output_shift
@@ -77,6 +77,7 @@ class BuildOptions:
     latency_runs: int = 50
     gate_split: str = "val"
     tune: bool = True  # choose the post-processing parameters on val (export.tune)
+    tta: bool = True  # let the search try the mirror passes (each costs a second net call)
     name: str = "busi-two-stage"
 
 
@@ -194,7 +195,8 @@ def build_bundle(segmenter_ckpt: Checkpoints, classifier_ckpt: Checkpoints,
     nets: dict[str, Any] = {}
     provenance: dict[str, Any] = {
         "target": options.target, "date": utc_now(), "git_commit": git_commit(),
-        "training_data": f"BUSI ({options.data}), split 'train' to fit, 'val' to select",
+        "training_data": ", ".join(f"{r.name} ({r})" for r in dataset_roots(options.data))
+                         + ": split 'train' to fit, 'val' to select",
         "split_sha256": split_digest(options.data), "tools": tool_versions(),
         "training": {"segmenter": _training_summary(seg_ckpt),
                      "classifier": _training_summary(cls_ckpt)},
@@ -244,7 +246,7 @@ def build_bundle(segmenter_ckpt: Checkpoints, classifier_ckpt: Checkpoints,
                                          "rule": "given (not searched in this build)"}
     else:
         params, tuning = tune_params(reference.root, options.data, options.gate_split,
-                                     base=params, threads=options.threads)
+                                     base=params, threads=options.threads, tta=options.tta)
         provenance["pipeline_tuning"] = tuning
         print(f"pipeline parameters chosen on {options.gate_split}: {params.to_dict()}",
               flush=True)

@@ -28,7 +28,8 @@ def _train(args: argparse.Namespace) -> int:
     from export.train import TrainConfig, train_classifier, train_segmenter
 
     config = TrainConfig(
-        role=args.role, arch=args.arch, out=str(args.out), data=str(args.data), size=args.size,
+        role=args.role, arch=args.arch, out=str(args.out), data=_data_spec(args.data),
+        size=args.size, balance=not args.no_balance,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.patience,
         seed=args.seed, pretrained=not args.scratch, threads=args.threads, limit=args.limit,
         segmenter=str(args.segmenter or ""), augment=not args.no_augment,
@@ -43,6 +44,13 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_spec(folders: list[Path] | None) -> str:
+    """``--data A --data B`` as the one string a run's config stores (default: BUSI)."""
+    from export.data import default_data_dir, join_roots
+
+    return join_roots(folders or [default_data_dir()])
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     from export.data import default_data_dir
 
@@ -50,7 +58,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("role", choices=("segmenter", "classifier"))
     p.add_argument("arch", help="registry name (see export.models)")
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, history)")
-    p.add_argument("--data", type=Path, default=default_data_dir(), help="BUSI-layout folder")
+    p.add_argument("--data", type=Path, action="append",
+                   help=f"dataset folder in the shared layout (images/, masks/, labels.csv, "
+                        f"splits.csv); repeat to train on several at once, each with its own "
+                        f"split (default: {default_data_dir()})")
+    p.add_argument("--no-balance", action="store_true",
+                   help="with several --data: draw frames in proportion to each dataset's size "
+                        "instead of every dataset equally per epoch")
     p.add_argument("--size", type=int, default=0, help="input side (default: registry's)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=8)
@@ -122,8 +136,9 @@ def _bundle(args: argparse.Namespace) -> int:
         extra["params"] = load_bundle(args.params_from).manifest.pipeline
     options = BuildOptions(
         target=args.target, out=args.out, work=args.work or args.out.parent / f"{args.out.name}.work",
-        data=args.data, max_drop=args.max_drop, max_output_shift=args.max_output_shift,
-        calibration_frames=args.calibration_frames,
+        data=Path(_data_spec(args.data)), max_drop=args.max_drop,
+        max_output_shift=args.max_output_shift, calibration_frames=args.calibration_frames,
+        tta=not args.no_tta,
         segmenter_variant=args.segmenter_precision, classifier_variant=args.classifier_precision,
         threads=args.threads, name=args.name,
         tune=not (args.no_tune or args.params_from), **extra,
@@ -139,8 +154,9 @@ def _bundle(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from export.gate import compare, evaluate_bundle
 
-    reference = evaluate_bundle(args.reference, args.data, args.split, args.threads)
-    converted = evaluate_bundle(args.bundle, args.data, args.split, args.threads)
+    data = _data_spec(args.data)
+    reference = evaluate_bundle(args.reference, data, args.split, args.threads)
+    converted = evaluate_bundle(args.bundle, data, args.split, args.threads)
     print(json.dumps(compare(reference, converted, args.max_drop), indent=1))
     return 0
 
@@ -219,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=TARGETS, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--work", type=Path, help="scratch folder (default: OUT.work)")
-    p.add_argument("--data", type=Path, default=data)
+    p.add_argument("--data", type=Path, action="append",
+                   help=f"dataset folder; repeat for several (tuning and the gate then hold for "
+                        f"each and their mean; default: {data})")
     p.add_argument("--max-drop", type=float, default=DEFAULT_MAX_DROP,
                    help="largest allowed val Dice/AUC drop vs fp32 (default 0.01)")
     p.add_argument("--max-output-shift", type=float, default=DEFAULT_MAX_SHIFT,
@@ -237,12 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the default post-processing instead of choosing it on val")
     p.add_argument("--params-from", type=Path,
                    help="take the post-processing of this bundle (same nets) instead of tuning")
+    p.add_argument("--no-tta", action="store_true",
+                   help="tuning: do not try the mirror passes (halves the search)")
     p.set_defaults(func=_bundle)
 
     p = sub.add_parser("gate", help="compare a bundle against an fp32 reference on val")
     p.add_argument("bundle", type=Path)
     p.add_argument("--reference", type=Path, required=True)
-    p.add_argument("--data", type=Path, default=data)
+    p.add_argument("--data", type=Path, action="append",
+                   help=f"dataset folder; repeat for several (default: {data})")
     p.add_argument("--split", default="val")
     p.add_argument("--max-drop", type=float, default=DEFAULT_MAX_DROP)
     p.add_argument("--threads", type=int, default=2)

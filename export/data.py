@@ -5,7 +5,11 @@
   :func:`~edge_sdk.roi.expand_box` and :func:`~edge_sdk.roi.crop_lesion`, from ground-truth
   masks and (optionally) from a trained segmenter's predictions.
 
-Images are read once and kept in memory (BUSI is 780 frames, about 200 MB).
+Images are read once and kept in memory (BUSI is 780 frames, BUS-BRA 1,875; about 500 MB).
+
+Several datasets train together: a data spec is one folder or several joined by ``os.pathsep``
+(``busi:busbra``), each in the shared layout with its own ``splits.csv``. Every :class:`Frame`
+knows its dataset, so that training can balance them per epoch and validation can report each.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from edge_sdk.dataset import Sample, load_samples, read_gray, read_mask
 from edge_sdk.manifest import InputSpec, PipelineParams
 from edge_sdk.preprocess import to_input
 from edge_sdk.roi import Box, crop_lesion, expand_box, find_regions
-from export.augment import AugmentConfig, augment
+from export.augment import AugmentConfig, augment, match_histogram
 from export.errors import ExportError
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "busi"
@@ -35,12 +39,47 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("BUSI_DIR") or DEFAULT_DATA).resolve()
 
 
-def split_digest(root: str | Path) -> str:
-    """sha256 of ``splits.csv``: identifies exactly which images trained, selected, tested."""
-    path = Path(root) / "splits.csv"
-    if not path.is_file():
-        raise ExportError(f"data: {path} is missing; expected the dataset's fixed split file")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def dataset_roots(spec: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The dataset folders of a data spec: one path, several joined by ``os.pathsep``, or a list.
+
+    Raises:
+        ExportError: the spec names no folder, or the same folder twice.
+    """
+    if isinstance(spec, (str, Path)):
+        parts = [p for p in str(spec).split(os.pathsep) if p]
+    else:
+        parts = [str(p) for p in spec]
+    roots = [Path(p).resolve() for p in parts]
+    if not roots:
+        raise ExportError("data: no dataset folder given; expected e.g. --data ../shared/data/busi")
+    if len(set(roots)) != len(roots):
+        raise ExportError(f"data: a dataset is named twice in {[str(r) for r in roots]}; "
+                          "expected each folder once")
+    return roots
+
+
+def join_roots(roots: Sequence[str | Path]) -> str:
+    """The one-string form of several dataset folders (what ``TrainConfig.data`` stores)."""
+    return os.pathsep.join(str(Path(r).resolve()) for r in roots)
+
+
+def dataset_name(root: str | Path) -> str:
+    """A dataset's short name: its folder's name (``busi``, ``busbra``)."""
+    return Path(root).resolve().name
+
+
+def split_digest(spec: str | Path | Sequence[str | Path]) -> str:
+    """sha256 of ``splits.csv`` (of each dataset, in order, when several): identifies exactly
+    which images trained, selected, tested."""
+    digests = []
+    for root in dataset_roots(spec):
+        path = root / "splits.csv"
+        if not path.is_file():
+            raise ExportError(f"data: {path} is missing; expected the dataset's fixed split file")
+        digests.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    if len(digests) == 1:
+        return digests[0]
+    return hashlib.sha256(":".join(digests).encode()).hexdigest()
 
 
 @dataclass
@@ -50,6 +89,7 @@ class Frame:
     sample: Sample
     image: np.ndarray
     mask: np.ndarray
+    dataset: str = ""
 
     @property
     def target(self) -> int:
@@ -57,13 +97,42 @@ class Frame:
         return int(self.sample.label == "malignant")
 
 
-def load_frames(root: str | Path, split: str, limit: int | None = None) -> list[Frame]:
-    """Read every image and mask of one split into memory."""
-    samples = load_samples(root, split)
-    if not samples:
-        raise ExportError(f"data: split {split!r} of {root} is empty")
-    samples = samples[:limit] if limit else samples
-    return [Frame(s, read_gray(s.image_path), read_mask(s.mask_path)) for s in samples]
+def load_frames(spec: str | Path | Sequence[str | Path], split: str,
+                limit: int | None = None) -> list[Frame]:
+    """Read every image and mask of one split of each dataset of ``spec`` into memory.
+
+    ``limit`` caps the frames taken from each dataset (tests, smoke runs).
+    """
+    frames = []
+    for root in dataset_roots(spec):
+        samples = load_samples(root, split)
+        if not samples:
+            raise ExportError(f"data: split {split!r} of {root} is empty")
+        samples = samples[:limit] if limit else samples
+        name = dataset_name(root)
+        frames += [Frame(s, read_gray(s.image_path), read_mask(s.mask_path), name)
+                   for s in samples]
+    return frames
+
+
+def load_split_samples(spec: str | Path | Sequence[str | Path], split: str) -> list[Sample]:
+    """The samples of one split of each dataset of ``spec`` (for :func:`edge_sdk.evaluate`)."""
+    return [s for root in dataset_roots(spec) for s in load_samples(root, split)]
+
+
+def balanced_order(datasets: Sequence[str], rng: np.random.Generator,
+                   per_dataset: int = 0) -> np.ndarray:
+    """One epoch's shuffled indices in which every dataset has the same weight.
+
+    Each dataset contributes ``per_dataset`` indices (default: as many as the smallest dataset
+    has), drawn without replacement while it has enough and with replacement beyond, so a small
+    dataset is not drowned by a large one and a large one is seen whole over a few epochs.
+    """
+    names = sorted(set(datasets))
+    groups = {n: np.flatnonzero(np.asarray(datasets) == n) for n in names}
+    count = per_dataset or min(len(g) for g in groups.values())
+    picks = [rng.choice(g, size=count, replace=count > len(g)) for g in groups.values()]
+    return rng.permutation(np.concatenate(picks))
 
 
 def batches(n: int, batch_size: int, rng: np.random.Generator | None) -> Iterator[np.ndarray]:
@@ -89,6 +158,7 @@ class SegmentationData:
         frame = self.frames[index]
         image, mask = frame.image, frame.mask
         if self.augment_config is not None and rng is not None:
+            image = _other_scanner_histogram(image, self.frames, rng, self.augment_config)
             image, moved = augment(image, mask, rng, self.augment_config)
             mask = mask if moved is None else moved
         height, width = self.spec.size_hw
@@ -99,6 +169,20 @@ class SegmentationData:
               ) -> tuple[np.ndarray, np.ndarray]:
         items = [self.item(int(i), rng) for i in indices]
         return np.stack([x for x, _ in items]), np.stack([y for _, y in items])
+
+    @property
+    def datasets(self) -> list[str]:
+        """Each sample's dataset name (for :func:`balanced_order`)."""
+        return [f.dataset for f in self.frames]
+
+
+def _other_scanner_histogram(image: np.ndarray, frames: Sequence[Frame],
+                             rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    """With probability ``config.histogram_match``, ``image`` in the gray levels of a random
+    training frame (of any dataset: a stand-in for another scanner's grey map)."""
+    if config.histogram_match <= 0 or rng.random() >= config.histogram_match or len(frames) < 2:
+        return image
+    return match_histogram(image, frames[int(rng.integers(len(frames)))].image)
 
 
 @dataclass(frozen=True)
@@ -169,6 +253,11 @@ class CropData:
     def targets(self) -> np.ndarray:
         return np.array([c.target for c in self.crops], np.float32)
 
+    @property
+    def datasets(self) -> list[str]:
+        """Each crop's dataset name (for :func:`balanced_order`)."""
+        return [self.frames[c.frame].dataset for c in self.crops]
+
     def item(self, index: int, rng: np.random.Generator | None) -> tuple[np.ndarray, float]:
         crop = self.crops[index]
         image = self.frames[crop.frame].image
@@ -179,7 +268,9 @@ class CropData:
         if self.augment_config is None or rng is None:
             return crop_lesion(image, box, self.spec), float(crop.target)
         x0, y0, x1, y1 = box
-        patch, _ = augment(image[y0:y1, x0:x1], None, rng, self.augment_config)
+        patch = _other_scanner_histogram(image[y0:y1, x0:x1], self.frames, rng,
+                                         self.augment_config)
+        patch, _ = augment(patch, None, rng, self.augment_config)
         full = (0, 0, patch.shape[1], patch.shape[0])
         return crop_lesion(patch, full, self.spec), float(crop.target)
 

@@ -1,7 +1,9 @@
 """The accuracy gate: a converted bundle may lose at most ``max_drop`` of any gated metric.
 
 Both bundles are evaluated on the val split by :func:`edge_sdk.evaluate.evaluate`, the code
-behind ``edge-sdk eval``, so the gate and the reported numbers cannot disagree.
+behind ``edge-sdk eval``, so the gate and the reported numbers cannot disagree. With several
+datasets each is evaluated on its own and the gate holds for every one of them and for their
+mean (a conversion must not trade one scanner's accuracy for another's).
 """
 
 from __future__ import annotations
@@ -13,19 +15,47 @@ from typing import Any
 from edge_sdk.dataset import load_samples
 from edge_sdk.evaluate import evaluate
 from edge_sdk.pipeline import Pipeline
+from export.data import dataset_name, dataset_roots
 from export.errors import GateError
 
 DEFAULT_MAX_DROP = 0.01
 GATED_METRICS = ("dice", "auc")
+# metrics averaged over datasets (each dataset, i.e. each group of scanners, weighs the same)
+MEAN_METRICS = ("dice", "iou", "auc", "sensitivity", "specificity", "f1", "normal_fp_rate")
+
+
+def evaluate_datasets(pipeline: Pipeline, data: str | Path, split: str = "val",
+                      progress: bool = False) -> dict[str, Any]:
+    """Evaluate an open pipeline on one split of every dataset of ``data``.
+
+    Returns:
+        With one dataset, its :func:`edge_sdk.evaluate.evaluate` report. With several, the mean
+        over datasets of each of :data:`MEAN_METRICS` (``None`` where no dataset defines it)
+        and ``per_dataset``: each dataset's own report by name.
+    """
+    roots = dataset_roots(data)
+    reports = {dataset_name(root): evaluate(pipeline, load_samples(root, split),
+                                            progress=progress) for root in roots}
+    if len(reports) == 1:
+        return next(iter(reports.values()))
+    merged: dict[str, Any] = {}
+    for metric in MEAN_METRICS:
+        values = [r[metric] for r in reports.values() if r.get(metric) is not None]
+        merged[metric] = float(sum(values) / len(values)) if values else None
+    merged["per_dataset"] = reports
+    merged["mean_over"] = sorted(reports)
+    first = next(iter(reports.values()))
+    merged.update(decision_threshold=first["decision_threshold"],
+                  bundle_name=first["bundle_name"], bundle_digest=first["bundle_digest"])
+    return merged
 
 
 def evaluate_bundle(bundle: str | Path, data: str | Path, split: str = "val",
                     threads: int = 2, progress: bool = False) -> dict[str, Any]:
-    """Evaluate a bundle on one split with ONNX Runtime on the CPU."""
-    samples = load_samples(data, split)
+    """Evaluate a bundle on one split (of each dataset) with ONNX Runtime on the CPU."""
     options = {"threads": threads, "providers": ["CPUExecutionProvider"]}
     with Pipeline(bundle, backend="onnxruntime", backend_options=options) as pipeline:
-        return evaluate(pipeline, samples, progress=progress)
+        return evaluate_datasets(pipeline, data, split, progress)
 
 
 def compare(reference: dict[str, Any], converted: dict[str, Any],
@@ -41,15 +71,22 @@ def compare(reference: dict[str, Any], converted: dict[str, Any],
     """
     result: dict[str, Any] = {"max_drop": max_drop, "metrics": {}, "passed": True}
     failures = []
-    for metric in metrics:
-        ref, got = reference.get(metric), converted.get(metric)
-        if ref is None or got is None:
-            raise GateError(f"gate: metric {metric!r} is undefined (reference {ref}, converted "
-                            f"{got}); the gate split needs benign and malignant images")
-        drop = float(ref) - float(got)
-        result["metrics"][metric] = {"reference": ref, "converted": got, "drop": drop}
-        if drop > max_drop:
-            failures.append(f"{metric} dropped by {drop:.4f} ({ref:.4f} -> {got:.4f})")
+    scopes = [("", reference, converted)] + [
+        (f"{name}.", reference["per_dataset"][name], converted["per_dataset"][name])
+        for name in sorted(reference.get("per_dataset", {}))]
+    for prefix, ref_report, got_report in scopes:
+        for metric in metrics:
+            ref, got = ref_report.get(metric), got_report.get(metric)
+            if ref is None or got is None:
+                raise GateError(f"gate: metric {prefix}{metric!r} is undefined (reference {ref}, "
+                                f"converted {got}); the gate split needs benign and malignant "
+                                "images. Fix: gate on a split with both")
+            drop = float(ref) - float(got)
+            result["metrics"][prefix + metric] = {"reference": ref, "converted": got,
+                                                  "drop": drop}
+            if drop > max_drop:
+                failures.append(f"{prefix}{metric} dropped by {drop:.4f} "
+                                f"({ref:.4f} -> {got:.4f})")
     if failures:
         result["passed"] = False
         raise GateError(f"accuracy gate failed: {'; '.join(failures)}; allowed drop {max_drop}. "

@@ -33,7 +33,9 @@ from export.data import (
     CropData,
     Frame,
     SegmentationData,
+    balanced_order,
     batches,
+    dataset_roots,
     default_data_dir,
     gt_crops,
     load_frames,
@@ -68,6 +70,8 @@ class TrainConfig:
     # >0: keep an exponential moving average of the weights (timm's ModelEmaV3) and validate,
     # select and export the average; it smooths the epoch-to-epoch swings of a small val split
     ema_decay: float = 0.0
+    # several datasets (``data`` joined by os.pathsep): each epoch draws every dataset equally
+    balance: bool = True
 
     def input_spec(self) -> InputSpec:
         size = self.size or get_entry(self.role, self.arch).default_size
@@ -128,23 +132,48 @@ def predict_probability(model: nn.Module, frames: list[Frame], spec: InputSpec,
 
 def segmentation_val(model: nn.Module, frames: list[Frame], spec: InputSpec,
                      params: PipelineParams) -> dict[str, float]:
-    """Mean Dice over val lesion frames at original resolution (as ``edge-sdk eval``)."""
+    """Val Dice at original resolution (as ``edge-sdk eval``), per dataset and overall.
+
+    ``dice`` (what selects the epoch) is the mean of the datasets' mean Dice, so that each
+    dataset, i.e. each group of scanners, weighs the same; ``dice_<dataset>`` each one's;
+    ``normal_fp_<dataset>`` the share of its normal frames with any region the runtime would
+    keep (datasets with normal frames only).
+    """
     maps = predict_probability(model, frames, spec)
-    dices = [dice_iou((p >= params.segmentation_threshold).astype(np.uint8), f.mask)[0]
-             for f, p in zip(frames, maps) if f.sample.label != "normal"]
-    return {"dice": float(np.mean(dices)) if dices else 0.0}
+    per: dict[str, list[float]] = {}
+    flagged: dict[str, list[float]] = {}
+    for frame, prob in zip(frames, maps):
+        lesion = (prob >= params.segmentation_threshold).astype(np.uint8)
+        if frame.sample.label == "normal":
+            min_area = max(1, math.ceil(params.min_lesion_area_fraction * lesion.size))
+            n, _, stats, _ = cv2.connectedComponentsWithStats(lesion, connectivity=8)
+            found = bool(n > 1 and stats[1:, cv2.CC_STAT_AREA].max() >= min_area)
+            flagged.setdefault(frame.dataset, []).append(float(found))
+        else:
+            per.setdefault(frame.dataset, []).append(dice_iou(lesion, frame.mask)[0])
+    scores = {f"dice_{name or 'data'}": float(np.mean(v)) for name, v in per.items()}
+    scores.update({f"normal_fp_{name or 'data'}": float(np.mean(v))
+                   for name, v in flagged.items()})
+    scores["dice"] = float(np.mean([np.mean(v) for v in per.values()])) if per else 0.0
+    return scores
 
 
 @torch.no_grad()
 def classification_val(model: nn.Module, data: CropData) -> dict[str, float]:
-    """AUC of the malignancy logit over the val crops."""
+    """AUC of the malignancy logit over the val crops, per dataset and their mean (``auc``)."""
     scores = []
     for idx in batches(len(data), 32, None):
         x, _ = data.batch(idx, None)
         scores.extend(model(torch.from_numpy(x))[:, 0].tolist())
-    targets = data.targets.astype(int).tolist()
-    auc = roc_auc(targets, scores) if 0 < sum(targets) < len(targets) else 0.5
-    return {"auc": float(auc)}
+    targets = data.targets.astype(int)
+    names = np.asarray(data.datasets)
+    result = {}
+    for name in sorted(set(names.tolist())):
+        t = targets[names == name].tolist()
+        s = np.asarray(scores)[names == name].tolist()
+        result[f"auc_{name or 'data'}"] = float(roc_auc(t, s)) if 0 < sum(t) < len(t) else 0.5
+    result["auc"] = float(np.mean(list(result.values())))
+    return result
 
 
 def _progress(total: int, desc: str) -> Any:
@@ -190,8 +219,8 @@ def _fit(config: TrainConfig, model: nn.Module, train: SegmentationData | CropDa
             group["lr"] = _lr(config, epoch)
         model.train()
         losses = []
-        bar = _progress(len(train), f"{config.role} {config.arch} epoch {epoch}")
-        for idx in batches(len(train), config.batch_size, rng):
+        bar = _progress(_epoch_size(config, train), f"{config.role} {config.arch} epoch {epoch}")
+        for idx in _epoch_batches(config, train, rng):
             if len(idx) < 2:  # BatchNorm needs 2+ samples
                 continue
             x, y = train.batch(idx, rng)
@@ -223,13 +252,34 @@ def _fit(config: TrainConfig, model: nn.Module, train: SegmentationData | CropDa
             state["ema"] = ema.module.state_dict()
         torch.save(state, last)
         (out / "history.json").write_text(json.dumps(history, indent=1))
+        others = " ".join(f"{k} {v:.4f}" for k, v in scores.items() if k != metric)
         print(f"epoch {epoch}: loss {record['loss']:.4f} val {metric} {scores[metric]:.4f} "
-              f"{'*best*' if improved else ''} ({record['seconds']} s)", flush=True)
+              f"{'*best*' if improved else ''} ({record['seconds']} s) [{others}]", flush=True)
         if stop_after is not None and epoch >= stop_after:
             print(f"stopped after epoch {epoch} as asked (--stop-after); --resume continues")
             break
     return {"best": best, "best_epoch": best_epoch, "history": history,
             "best_path": str(out / "best.pt")}
+
+
+def _balanced(config: TrainConfig, train: SegmentationData | CropData) -> bool:
+    return config.balance and len(set(train.datasets)) > 1
+
+
+def _epoch_size(config: TrainConfig, train: SegmentationData | CropData) -> int:
+    if not _balanced(config, train):
+        return len(train)
+    names = train.datasets
+    return min(names.count(n) for n in set(names)) * len(set(names))
+
+
+def _epoch_batches(config: TrainConfig, train: SegmentationData | CropData,
+                   rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch's index batches: shuffled, with every dataset weighted alike when balanced."""
+    if not _balanced(config, train):
+        return list(batches(len(train), config.batch_size, rng))
+    order = balanced_order(train.datasets, rng)
+    return [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
 
 
 def _config_defaults() -> dict[str, Any]:
@@ -284,8 +334,9 @@ def train_segmenter(config: TrainConfig, resume: bool = False,
                              AugmentConfig() if config.augment else None)
     val_frames = load_frames(config.data, "val", limit)
     model = _initial_model(config)
-    print(f"segmenter {config.arch}: {len(train)} train / {len(val_frames)} val frames, "
-          f"input {spec.shape}, split sha256 {split_digest(config.data)[:12]}")
+    print(f"segmenter {config.arch}: {len(train)} train / {len(val_frames)} val frames "
+          f"from {[r.name for r in dataset_roots(config.data)]}, {_epoch_size(config, train)} "
+          f"per epoch, input {spec.shape}, split sha256 {split_digest(config.data)[:12]}")
     return _fit(config, model, train, dice_bce_loss,
                 lambda m: segmentation_val(m, val_frames, spec, params), "dice", resume,
                 stop_after)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,16 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from edge_sdk.manifest import PipelineParams  # noqa: E402
-from export.augment import AugmentConfig, augment  # noqa: E402
-from export.data import CropData, SegmentationData, gt_crops, load_frames  # noqa: E402
+from export.augment import AugmentConfig, augment, match_histogram  # noqa: E402
+from export.data import (  # noqa: E402
+    CropData,
+    SegmentationData,
+    balanced_order,
+    dataset_roots,
+    gt_crops,
+    load_frames,
+    split_digest,
+)
 from export.errors import ExportError  # noqa: E402
 from export.models import build_model  # noqa: E402
 from export.train import TrainConfig, dice_bce_loss, load_checkpoint, train_segmenter  # noqa: E402
@@ -88,8 +97,60 @@ def test_augment_keeps_mask_aligned_and_dtypes() -> None:
     for _ in range(10):
         out, out_mask = augment(image, mask, rng, AugmentConfig(photometric=0, speckle=0, blur=0))
         assert out.dtype == np.uint8 and out_mask.dtype == np.uint8
-        assert out.shape == image.shape == out_mask.shape
+        # a tighter or letterboxed field of view changes the size, in step for both
+        assert out.shape == out_mask.shape
+        assert 0.85 * 100 <= out.shape[0] <= 1.25 * 100
         assert np.array_equal(out > 100, out_mask > 0) or abs(int((out > 100).sum()) - int(out_mask.sum())) < 60
+
+
+def test_scanner_augmentations_change_the_image_not_the_lesion() -> None:
+    rng = np.random.default_rng(1)
+    image = np.full((120, 100), 120, np.uint8)
+    image[50:70, 40:60] = 30
+    mask = (image < 60).astype(np.uint8)
+    only = {"hflip": 0.0, "affine": 0.0, "photometric": 0.0, "blur": 0.0, "speckle": 0.0,
+            "border": 0.0, "histogram_match": 0.0}
+    out, out_mask = augment(image, mask, rng, AugmentConfig(**{**only, "tgc": 1.0,
+                                                                "resolution": 1.0}))
+    assert out.shape == image.shape and np.array_equal(out_mask, mask)
+    assert out[:20].mean() != out[-20:].mean()  # gain now depends on depth
+    for _ in range(20):  # the border cut never removes the whole lesion
+        _, cut = augment(image, mask, rng, AugmentConfig(**{**only, "border": 1.0,
+                                                             "max_border": 0.45}))
+        assert cut is not None and cut.any()
+
+
+def test_match_histogram_takes_the_reference_grey_levels() -> None:
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, 80, (64, 64)).astype(np.uint8)
+    bright = rng.integers(150, 256, (64, 64)).astype(np.uint8)
+    matched = match_histogram(dark, bright)
+    assert matched.dtype == np.uint8 and abs(float(matched.mean()) - float(bright.mean())) < 5
+    order = np.argsort(dark.ravel(), kind="stable")  # the mapping keeps the grey-level order
+    assert np.all(np.diff(matched.ravel()[order].astype(int)) >= 0)
+
+
+def test_balanced_order_weighs_every_dataset_alike() -> None:
+    names = ["small"] * 10 + ["large"] * 90
+    order = balanced_order(names, np.random.default_rng(0))
+    picked = np.asarray(names)[order]
+    assert len(order) == 20 and (picked == "small").sum() == 10
+    assert len(set(order[picked == "large"].tolist())) == 10  # no repeats while enough
+    assert len(balanced_order(names, np.random.default_rng(0), per_dataset=30)) == 60
+
+
+def test_several_datasets_load_with_their_names(synthetic_busi: Path, tmp_path: Path) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(synthetic_busi, other)
+    spec = f"{synthetic_busi}{os.pathsep}{other}"
+    frames = load_frames(spec, "train")
+    assert {f.dataset for f in frames} == {synthetic_busi.name, "other"}
+    assert len(frames) == 2 * len(load_frames(synthetic_busi, "train"))
+    assert split_digest(spec) != split_digest(synthetic_busi)
+    with pytest.raises(ExportError, match="named twice"):
+        dataset_roots(f"{synthetic_busi}{os.pathsep}{synthetic_busi}")
 
 
 @pytest.mark.parametrize("ema_decay", [0.0, 0.9])
