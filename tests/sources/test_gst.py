@@ -12,7 +12,7 @@ import pytest
 
 from edge_sdk.errors import MissingDependencyError, SourceError
 from edge_sdk.sources import GstSource, source_from_uri
-from edge_sdk.sources.gst import opencv_has_gstreamer
+from edge_sdk.sources.gst import SYSTEM_PACKAGES, opencv_has_gstreamer
 from tests.sources.contract import SourceContract
 
 PIPELINE = ("videotestsrc is-live=true num-buffers=5 ! video/x-raw,width=96,height=64,"
@@ -39,14 +39,36 @@ def _find_gi() -> bool:
     return importlib.util.find_spec("gi") is not None
 
 
-HAS_GI = _find_gi()
-HAS_GST = opencv_has_gstreamer() or HAS_GI
+def _gst_problem() -> str | None:
+    """None where a gst source can run here; else what is missing and the apt-get line that fixes it.
+
+    Asks for what the source uses, not just for ``gi``: the ``Gst`` and ``GstApp`` namespaces
+    (GStreamer's typelibs) and the elements the test pipelines name (base plugins).
+    """
+    if opencv_has_gstreamer():
+        return None
+    fix = f"Fix (Debian/Ubuntu; JetPack ships them): sudo apt-get install {SYSTEM_PACKAGES}"
+    if not _find_gi():
+        return f"GStreamer: neither OpenCV built with GStreamer nor PyGObject (gi) here. {fix}"
+    import gi
+
+    try:
+        gi.require_version("Gst", "1.0")
+        gi.require_version("GstApp", "1.0")
+        from gi.repository import Gst
+    except (ValueError, ImportError) as exc:
+        return f"GStreamer: PyGObject is here but not the Gst/GstApp namespaces ({exc}). {fix}"
+    if not Gst.is_initialized():
+        Gst.init(None)
+    missing = [e for e in ("videotestsrc", "videoconvert", "appsink")
+               if Gst.ElementFactory.find(e) is None]
+    if missing:
+        return f"GStreamer: elements {missing} are not installed. {fix}"
+    return None
 
 
-NO_GST = pytest.mark.skipif(
-    not HAS_GST, reason="neither OpenCV with GStreamer (pip wheels have none) nor PyGObject is "
-    "installed; on Debian/JetPack: apt-get install python3-gi gir1.2-gst-plugins-base-1.0 "
-    "gstreamer1.0-plugins-base, and use the system Python")
+GST_PROBLEM = _gst_problem()
+NO_GST = pytest.mark.skipif(GST_PROBLEM is not None, reason=GST_PROBLEM or "")
 
 
 @NO_GST
@@ -95,3 +117,18 @@ def test_without_pygobject_the_error_names_the_system_packages(monkeypatch):
 def test_a_pipeline_without_appsink_is_refused():
     with pytest.raises(SourceError, match="has no appsink"):
         source_from_uri("gst:videotestsrc ! autovideosink")
+
+
+def test_the_skip_reason_for_missing_typelibs_names_the_apt_line(monkeypatch):
+    """Where python3-gi exists but GStreamer's typelibs do not (the first-contact failure)."""
+    import types
+
+    def require_version(namespace: str, version: str) -> None:
+        raise ValueError(f"Namespace {namespace} not available")
+
+    monkeypatch.setattr(sys.modules[__name__], "opencv_has_gstreamer", lambda: False)
+    monkeypatch.setattr(sys.modules[__name__], "_find_gi", lambda: True)
+    monkeypatch.setitem(sys.modules, "gi", types.SimpleNamespace(require_version=require_version))
+    problem = _gst_problem()
+    assert problem is not None and "Namespace Gst not available" in problem
+    assert f"apt-get install {SYSTEM_PACKAGES}" in problem
