@@ -43,6 +43,11 @@ class SourceDisconnected(SourceError):
     """A live source lost its device or connection; the streaming runtime may reconnect."""
 
 
+class PeerProtocolError(SourceDisconnected):
+    """A network peer sent bytes that break its protocol; the link was dropped. The streaming
+    runtime counts it as a source error, then reconnects with back-off."""
+
+
 class ServingError(EdgeSDKError):
     """The inference server cannot be started, or answered a request with an error."""
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from edge_sdk.errors import SourceDisconnected
+from edge_sdk.errors import ConfigError, SourceDisconnected
 from edge_sdk.results import FrameResult
 from edge_sdk.sources.igtl import DEFAULT_PORT, IgtlConnection, _pyigtl, parse_host_port
 
@@ -55,23 +56,34 @@ class IgtlOutput:
             results return to PlusServer over the link the frames came on).
         device_prefix: Prefix of the device names.
         positive_class: Class name drawn as label 2.
-        retry_s: Least time between reconnection attempts of an own connection.
+        retry_s: First wait before reconnecting an own connection; it doubles (with jitter) on
+            every failed attempt up to ``max_retry_s`` and falls back after a result is sent.
+        max_retry_s: Longest wait between reconnection attempts.
     """
 
     def __init__(self, address: str | None = None, connection: IgtlConnection | None = None,
                  device_prefix: str = "EdgeSDK", positive_class: str = "malignant",
-                 retry_s: float = 1.0) -> None:
+                 retry_s: float = 1.0, max_retry_s: float = 30.0) -> None:
         if (address is None) == (connection is None):
-            raise ValueError("IgtlOutput: give exactly one of address or connection")
+            raise ConfigError("IgtlOutput: both or neither of address and connection were "
+                              "given; expected exactly one. Fix: pass address='HOST:PORT' or "
+                              "connection=source.connection")
+        if not 0 <= retry_s <= max_retry_s:
+            raise ConfigError(f"IgtlOutput: retry_s={retry_s}, max_retry_s={max_retry_s}; "
+                              "expected 0 <= retry_s <= max_retry_s. Fix: e.g. 1.0 and 30.0")
         self.shared = connection is not None
         if connection is None:
             host, port = parse_host_port(address or f"127.0.0.1:{DEFAULT_PORT}", "--igtl-out")
             connection = IgtlConnection(host, port, connect_timeout=0.5)
         self.connection = connection
         self.prefix, self.positive_class, self.retry_s = device_prefix, positive_class, retry_s
+        self.max_retry_s = max_retry_s
         self.sent = 0
         self.failed = 0
+        self.reconnects = 0
         self._last_try = float("-inf")
+        self._wait = 0.0  # until the next reconnection attempt; grows while attempts fail
+        self._delay = retry_s
 
     def open(self) -> IgtlOutput:
         """Connect an own connection now (a shared one is the source's business)."""
@@ -112,22 +124,32 @@ class IgtlOutput:
         """Send one result; False (and counted in :attr:`failed`) when the link is down."""
         if not self.connection.connected and not self.shared:
             now = time.monotonic()
-            if now - self._last_try < self.retry_s:
+            if now - self._last_try < self._wait:
                 self.failed += 1
                 return False
             self._last_try = now
             try:
                 self.connection.connect()
+                self.reconnects += 1
             except SourceDisconnected as exc:
-                logger.warning("igtl output: %s", exc)
+                self._back_off()
+                logger.warning("igtl output: %s; next try in %.1f s", exc, self._wait)
                 self.failed += 1
                 return False
         try:
             for message in self.messages(result):
                 self.connection.send(message)
         except SourceDisconnected as exc:
+            self._back_off()
             logger.warning("igtl output: %s", exc)
             self.failed += 1
             return False
+        self._wait, self._delay = 0.0, self.retry_s  # the link works: retry promptly next time
         self.sent += 1
         return True
+
+    def _back_off(self) -> None:
+        """Exponential back-off with jitter and a cap: a peer that accepts and then drops the
+        link, or refuses it, is retried ever more slowly instead of every frame."""
+        self._wait = self._delay * random.uniform(0.5, 1.0)
+        self._delay = min(2 * self._delay, self.max_retry_s)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edge_sdk.errors import ConfigError, EdgeSDKError, SourceDisconnected, SourceError
+from edge_sdk.errors import (
+    ConfigError,
+    EdgeSDKError,
+    PeerProtocolError,
+    SourceDisconnected,
+    SourceError,
+)
 from edge_sdk.imaging_region import ImagingRegion, RegionSelector, has_color_overlay
 from edge_sdk.sources.base import EndOfStream, Frame, FrameSource, SourceTimeout
 from edge_sdk.streaming.handoff import END, POLL_S, Handoff, HandoffPolicy
@@ -63,7 +70,8 @@ class StreamRunner:
         stall_timeout: Seconds without a frame after which the source is reported stalled (and
             a reconnectable live source is reconnected).
         reconnect: Reconnect a live source that dropped; default: the source's ``reconnectable``.
-        backoff: First and longest wait between reconnection attempts, in seconds (doubling).
+        backoff: First and longest wait between reconnection attempts, in seconds (doubling,
+            with jitter; the wait only falls back to the first once a frame has arrived).
         stage_hook: Called with each segmented frame in the segment thread (for tests and
             profiling: e.g. to simulate a slow stage).
 
@@ -121,6 +129,7 @@ class StreamRunner:
         self._last_frame = time.monotonic()
         self._source_drops_before = 0
         self._unexpected_in_row = 0
+        self._delay = backoff[0]  # grows across reconnects until a frame arrives
 
     # ---- lifecycle --------------------------------------------------------------------------
     def start(self) -> StreamRunner:
@@ -249,8 +258,9 @@ class StreamRunner:
                 except EndOfStream:
                     break
                 except SourceDisconnected as exc:
+                    if not self.reconnect or isinstance(exc, PeerProtocolError):
+                        self._fail("source", exc, "source_errors")  # malformed input: counted
                     if not self.reconnect:
-                        self._fail("source", exc, "source_errors")
                         break
                     self._reconnect(exc)
                     continue
@@ -263,6 +273,7 @@ class StreamRunner:
                         break
                     continue
                 consecutive_errors = 0
+                self._delay = self.backoff[0]  # a frame came: the link is good again
                 self._last_frame = time.monotonic()
                 with self._lock:
                     self.stats.stalled = False
@@ -286,16 +297,19 @@ class StreamRunner:
     def _reconnect(self, reason: Exception) -> None:
         """Close and reopen a live source, backing off between attempts, until stopped."""
         logger.warning("streaming: %s; reconnecting", reason)
-        delay = self.backoff[0]
         while not self._stop.is_set():
             self.source.close()
+            # exponential back-off with jitter, kept across reconnects: a server that accepts
+            # and then sends garbage (or closes) is retried ever more slowly, up to the cap
+            delay = self._delay * random.uniform(0.5, 1.0)
+            self._delay = min(2 * self._delay, self.backoff[1])
             if self._stop.wait(delay):
                 return
             try:
                 self.source.open()
             except SourceError as exc:
-                logger.info("streaming: reconnect failed (%s); next try in %.2f s", exc, delay)
-                delay = min(2 * delay, self.backoff[1])
+                logger.info("streaming: reconnect failed (%s); next try within %.2f s", exc,
+                            self._delay)
                 continue
             with self._lock:
                 self.stats.reconnects += 1
