@@ -297,7 +297,9 @@ def test_an_unexpected_error_in_a_stage_reaches_the_consumer(pipeline):
         with StreamRunner(pipeline, SyntheticSource(fps=0, frames=30, size=(96, 64)),
                           smoother=Broken()) as runner:
             list(runner)
-    assert runner.stats.failed == 10
+    stats = runner.stats  # frames already in a stage when it stopped may fail too
+    assert stats.failed >= 10 and stats.processed == 0
+    assert stats.captured == stats.failed + stats.dropped_in_runtime + stats.discarded_at_stop
 
 
 def test_temporal_smoothing_in_the_stream_reports_lesions_after_k_frames(pipeline):
