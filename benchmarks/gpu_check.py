@@ -33,7 +33,7 @@ def check(name: str, fn: Callable[[], str]) -> None:
 
 
 def cuda_python_buffers() -> str:
-    from edge_sdk.cuda_runtime import (
+    from edge_sdk.tensorrt.cuda import (
         DeviceBuffer,
         EventTimer,
         PinnedBuffer,
@@ -94,7 +94,7 @@ def torch_backend(bundle: Path, frames: list[np.ndarray]) -> str:
 
 
 def tensorrt_path(bundle: Path, frames: list[np.ndarray]) -> str:
-    from edge_sdk.engine_build import tensorrt_problem
+    from edge_sdk.tensorrt.compat import tensorrt_problem
 
     problem = tensorrt_problem()
     if problem:

@@ -92,14 +92,27 @@ def system_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": {name: package_version(name) for name in (
             "numpy", "opencv-python-headless", "onnxruntime", "onnxruntime-gpu", "onnx", "torch",
-            "tensorrt", "cuda-python")},
+            "tensorrt", "cuda-python", "cuda-bindings")},
         "backends": sorted(BACKENDS),
         "execution_providers": providers,
         "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "usable_cores": threads},
         "gpus": gpus(),
         "jetson": jetson_info(),
+        "cuda_python": cuda_python_status(),
         "auto_backend": _auto_backend(providers if isinstance(providers, list) else []),
     }
+
+
+def cuda_python_status() -> str:
+    """CUDA device 0 as cuda-python sees it, or the binding's own error text (e.g. a driver too
+    old for cuda-python 13), which ``nvidia-smi`` alone would not reveal."""
+    from edge_sdk.tensorrt.cuda import cuda_problem, device_properties
+
+    problem = cuda_problem(0)
+    if problem:
+        return problem
+    props = device_properties(0)
+    return f"{props['name']} (compute capability {props['compute_capability']})"
 
 
 def _auto_backend(providers: list[str]) -> dict[str, Any]:

@@ -136,7 +136,7 @@ def test_info_says_what_auto_picks() -> None:
 
 def test_build_engine_without_tensorrt_names_the_extra(tiny_bundle_dir: Path) -> None:
     pytest.importorskip("pytest")
-    from edge_sdk.engine_build import tensorrt_problem
+    from edge_sdk.tensorrt.compat import tensorrt_problem
 
     if tensorrt_problem() is None:
         pytest.skip("TensorRT is usable here; the GPU test builds real engines")

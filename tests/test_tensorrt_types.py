@@ -23,10 +23,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 CHECKED = ["edge_sdk"]  # the whole runtime; the TensorRT modules are what the stubs check
 TENSORRT_MODULES = [
-    "edge_sdk/engine_build.py",
-    "edge_sdk/engine_cache.py",
-    "edge_sdk/tensorrt_compat.py",
-    "edge_sdk/cuda_runtime.py",
+    "edge_sdk/tensorrt/compat.py",
+    "edge_sdk/tensorrt/cuda.py",
+    "edge_sdk/tensorrt/build.py",
+    "edge_sdk/tensorrt/cache.py",
     "edge_sdk/backends/tensorrt_backend.py",
 ]
 CONFIG = """\

@@ -15,14 +15,15 @@ class BackendChoice:
     reason: str = ""
 
 
-def _cuda_device() -> str | None:
-    """Name of CUDA device 0 through cuda-python, or None (no bindings, driver or device)."""
+def _cuda_device() -> tuple[str | None, str]:
+    """Name of CUDA device 0 through cuda-python, or None and the binding's own error text
+    (no bindings, a driver too old for them, no device)."""
     try:
-        from edge_sdk.cuda_runtime import device_properties
+        from edge_sdk.tensorrt.cuda import device_properties
 
-        return str(device_properties(0)["name"])
-    except Exception:  # noqa: BLE001 - any failure means "no usable GPU" for this decision
-        return None
+        return str(device_properties(0)["name"]), ""
+    except Exception as exc:  # noqa: BLE001 - any failure means "no usable GPU"; its text says why
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def choose_backend(requested: str = "auto", ort_providers: list[str] | None = None,
@@ -41,19 +42,24 @@ def choose_backend(requested: str = "auto", ort_providers: list[str] | None = No
     """
     if requested != "auto":
         return BackendChoice(requested, {}, "asked for explicitly")
+    trt_problem = "TensorRT is not installed"
     if tensorrt_ok is None:
-        from edge_sdk.engine_build import tensorrt_problem
+        from edge_sdk.tensorrt.compat import tensorrt_problem
 
-        tensorrt_ok = tensorrt_problem() is None
+        trt_problem = tensorrt_problem() or ""
+        tensorrt_ok = not trt_problem
+    gpu_problem = "no CUDA GPU was found"
     if gpu is None and tensorrt_ok:
-        gpu = _cuda_device()
+        gpu, found_problem = _cuda_device()
+        if found_problem:
+            gpu_problem = f"no CUDA GPU was found ({found_problem})"
     if tensorrt_ok and gpu:
         return BackendChoice("tensorrt", {}, f"TensorRT is installed and a CUDA GPU ({gpu}) is present")
     if ort_providers is None:
         import onnxruntime
 
         ort_providers = list(onnxruntime.get_available_providers())
-    why_not_trt = "TensorRT is not installed" if not tensorrt_ok else "no CUDA GPU was found"
+    why_not_trt = trt_problem if not tensorrt_ok else gpu_problem
     for provider in ("TensorrtExecutionProvider", "CUDAExecutionProvider"):
         if provider in ort_providers:
             return BackendChoice(

@@ -26,6 +26,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
                                      for g in gpus) if gpus else "none found (nvidia-smi)"))
     jetson = info["jetson"]
     print(f"jetson:    {jetson['model']}, L4T {jetson['l4t']}" if jetson else "jetson:    no")
+    print(f"cuda-python: {info['cuda_python']}")
     auto = info["auto_backend"]
     providers_text = ", ".join(auto["options"].get("providers", []))
     print(f"backend=auto picks: {auto['kind']}" + (f" ({providers_text})" if providers_text else "")

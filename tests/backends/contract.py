@@ -63,17 +63,17 @@ class BackendContract:
     def test_outputs_shapes_and_values(self, segmenter: Backend) -> None:
         image = np.ones((1, 1, SEG_SIZE, SEG_SIZE), np.float32)
         image[..., 20:40, 20:40] = 0.0  # a dark square: the tiny segmenter's "lesion"
-        with segmenter:
+        with segmenter:  # outputs are valid until the next call: check them inside
             prob = segmenter.infer({"image": image})["lesion_prob"]
-        assert prob.shape == (1, 1, SEG_SIZE, SEG_SIZE)
-        assert prob[0, 0, 30, 30] > 0.9 and prob[0, 0, 5, 5] < 0.1
+            assert prob.shape == (1, 1, SEG_SIZE, SEG_SIZE)
+            assert prob[0, 0, 30, 30] > 0.9 and prob[0, 0, 5, 5] < 0.1
 
     @pytest.mark.parametrize("batch", [1, 3, 8])
     def test_dynamic_batch(self, classifier: Backend, batch: int) -> None:
         with classifier:
             probs = classifier.infer({"crop": np.zeros((batch, 1, CLS_SIZE, CLS_SIZE), np.float32)})
-        assert probs["probs"].shape == (batch, 2)
-        np.testing.assert_allclose(probs["probs"].sum(axis=1), 1.0, rtol=1e-5)
+            assert probs["probs"].shape == (batch, 2)
+            np.testing.assert_allclose(probs["probs"].sum(axis=1), 1.0, rtol=1e-5)
 
     @pytest.mark.parametrize(
         ("feed", "match"),
@@ -106,4 +106,4 @@ class BackendContract:
         with segmenter:
             first = segmenter.infer({"image": image})["lesion_prob"].copy()
             second = segmenter.infer({"image": image})["lesion_prob"]
-        assert np.array_equal(first, second)
+            assert np.array_equal(first, second)
