@@ -13,13 +13,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge_sdk.backends import Backend, backend_for_bundle, choose_backend
+from edge_sdk.backends import BACKENDS, Backend, backend_for_bundle, choose_backend
 from edge_sdk.bundle import Bundle, load_bundle
 from edge_sdk.errors import BundleError
 from edge_sdk.manifest import ModelSpec, PipelineParams
-from edge_sdk.preprocess import to_input, validate_frame
+from edge_sdk.preprocess import RESIZE_INTERPOLATION, convert_color, to_input, validate_frame
 from edge_sdk.results import FrameResult, Lesion, StageLatency
-from edge_sdk.roi import Region, crop_lesion, expand_box, find_regions
+from edge_sdk.roi import Region, RegionPiece, crop_lesion, expand_box, find_regions_net, paint_mask
+from edge_sdk.thread_budget import ThreadBudget, thread_budget
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -42,8 +43,8 @@ class SegmentedFrame:
 
     Attributes:
         image: The validated frame.
-        mask: H×W uint8 mask of the kept regions.
-        regions: Kept regions, largest first (at most the bundle's ``max_lesions``).
+        pieces: Kept regions with their frame pixels, largest first (at most the bundle's
+            ``max_lesions``); :attr:`mask` paints them.
         over_limit: Regions found beyond ``max_lesions``.
         frame_index: Sequence number.
         timestamp: Host monotonic time of the frame.
@@ -52,13 +53,22 @@ class SegmentedFrame:
     """
 
     image: np.ndarray
-    mask: np.ndarray
-    regions: list[Region]
+    pieces: list[RegionPiece]
     over_limit: int
     frame_index: int
     timestamp: float
     device_timestamp: float | None
     stage_ms: tuple[float, float, float]
+
+    @property
+    def regions(self) -> list[Region]:
+        """Kept regions, largest first."""
+        return [piece.region for piece in self.pieces]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """H×W uint8 mask of the kept regions (painted on each call: only their boxes)."""
+        return paint_mask(self.image.shape[:2], self.pieces)
 
 
 class Pipeline:
@@ -67,8 +77,12 @@ class Pipeline:
     Args:
         bundle: A :class:`Bundle` or the path of a bundle directory (verified on load).
         backend: Backend kind from :data:`edge_sdk.BACKENDS`, e.g. ``"onnxruntime"``.
-        backend_options: Keyword options for both backends (e.g. ``threads``, ``providers``).
+        backend_options: Keyword options for both backends (e.g. ``providers``). A
+            ``threads`` option gives both stages that many threads (like ``threads=N``).
         params: Override the manifest's pipeline parameters.
+        threads: CPU threads per stage: a :class:`~edge_sdk.thread_budget.ThreadBudget`, an int
+            for every stage, or None for the measured default of
+            :func:`~edge_sdk.thread_budget.thread_budget` (see :attr:`thread_budget`).
 
     The pipeline is not thread-safe: use one per thread (each holds its own sessions).
 
@@ -88,17 +102,24 @@ class Pipeline:
         backend: str = "onnxruntime",
         backend_options: Mapping[str, Any] | None = None,
         params: PipelineParams | None = None,
+        threads: ThreadBudget | int | None = None,
     ) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         manifest = self.bundle.manifest
         self.params = params or manifest.pipeline
         self._frames = 0
+        self._seg_in: np.ndarray | None = None
         # "auto" resolves to a kind plus options (e.g. ORT providers); explicit options win
         self.backend_choice = choose_backend(backend)
         self.backend_kind = self.backend_choice.kind
         options = {**self.backend_choice.options, **dict(backend_options or {})}
-        self.segmenter = backend_for_bundle(self.backend_kind, self.bundle, "segmenter", **options)
-        self.classifier = backend_for_bundle(self.backend_kind, self.bundle, "classifier", **options)
+        if threads is None and options.get("threads") is not None:
+            threads = int(options["threads"])
+        options.pop("threads", None)
+        self.thread_budget = (threads if isinstance(threads, ThreadBudget)
+                              else thread_budget(threads))
+        self.segmenter = self._backend("segmenter", options)
+        self.classifier = self._backend("classifier", options)
         try:
             for net, spec in ((self.segmenter, manifest.segmenter),
                               (self.classifier, manifest.classifier)):
@@ -107,6 +128,18 @@ class Pipeline:
         except BaseException:
             self.close()
             raise
+
+    def _backend(self, role: str, options: Mapping[str, Any]) -> Backend:
+        """The ``role`` net's backend with its share of the thread budget; options given
+        explicitly (e.g. ``spinning``) win over the budget's."""
+        accepted = BACKENDS[self.backend_kind].accepted_options() if (
+            self.backend_kind in BACKENDS) else ()
+        budget = self.thread_budget.options(role, accepted)
+        if getattr(BACKENDS.get(self.backend_kind), "process_wide_threads", False):
+            # one pool for the whole process (torch): both stages ask for the larger share
+            budget["threads"] = max(self.thread_budget.for_stage(r).threads
+                                    for r in ("segmenter", "classifier"))
+        return backend_for_bundle(self.backend_kind, self.bundle, role, **{**budget, **options})
 
     # ---- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
@@ -179,23 +212,22 @@ class Pipeline:
         start = time.perf_counter_ns()
         if timestamp is None:
             timestamp = time.monotonic()
-        manifest = self.bundle.manifest
         image = validate_frame(frame)
-        seg_in = to_input(image, manifest.segmenter.input)[None]
+        seg_in = self._segmenter_input(image)
         t_pre = time.perf_counter_ns()
 
         prob = self._segment(seg_in)
         t_seg = time.perf_counter_ns()
 
-        mask, regions = self._regions(prob, image.shape[:2])
-        over_limit = max(0, len(regions) - self.params.max_lesions)
-        regions = regions[: self.params.max_lesions]
+        pieces = self._regions(prob, image.shape[:2])
+        over_limit = max(0, len(pieces) - self.params.max_lesions)
+        pieces = pieces[: self.params.max_lesions]
         t_post = time.perf_counter_ns()
 
         index = self._frames if frame_index is None else frame_index
         self._frames += 1
         return SegmentedFrame(
-            image=image, mask=mask, regions=regions, over_limit=over_limit, frame_index=index,
+            image=image, pieces=pieces, over_limit=over_limit, frame_index=index,
             timestamp=timestamp, device_timestamp=device_timestamp,
             stage_ms=(_ms(start, t_pre), _ms(t_pre, t_seg), _ms(t_seg, t_post)),
         )
@@ -288,16 +320,29 @@ class Pipeline:
         spec = self.bundle.manifest.segmenter
         return self._net_probability(self.segmenter.infer({spec.input.name: seg_in})[spec.output.name])
 
-    def _regions(self, prob: np.ndarray, frame_hw: tuple[int, int]) -> tuple[np.ndarray, list]:
-        prob = self._frame_map(prob, frame_hw)
-        min_area = max(1, math.ceil(self.params.min_lesion_area_fraction * prob.size))
-        labels, regions = find_regions(prob, self.params.segmentation_threshold, min_area)
-        if not regions:
-            return np.zeros(frame_hw, np.uint8), regions
-        keep = np.zeros(int(labels.max()) + 1, np.uint8)
-        for region in regions[: self.params.max_lesions]:
-            keep[region.label] = 1
-        return keep[labels], regions
+    def _segmenter_input(self, image: np.ndarray) -> np.ndarray:
+        """The segmenter's 1×C×H×W input, written into one array reused for every frame (the
+        backend is done with it when ``infer`` returns)."""
+        spec = self.bundle.manifest.segmenter.input
+        if spec.dtype != np.float32:
+            return to_input(image, spec)[None]
+        height, width = spec.size_hw
+        if self._seg_in is None:
+            self._seg_in = np.empty((1, spec.channels, height, width), np.float32)
+        pixels = convert_color(image, spec.color)
+        if pixels.shape[:2] != (height, width):
+            pixels = cv2.resize(pixels, (width, height), interpolation=RESIZE_INTERPOLATION)
+        # preprocess.normalize's arithmetic, in place: (pixels * scale - mean) / std
+        out = self._seg_in[0].transpose(1, 2, 0)
+        np.multiply(pixels.reshape(height, width, spec.channels), np.float32(spec.scale), out=out)
+        np.subtract(out, np.asarray(spec.mean, np.float32), out=out)
+        np.multiply(out, (1.0 / np.asarray(spec.std, np.float32)).astype(np.float32), out=out)
+        return self._seg_in
+
+    def _regions(self, prob: np.ndarray, frame_hw: tuple[int, int]) -> list[RegionPiece]:
+        """Regions of the net-resolution map, measured in frame pixels (no frame-sized map)."""
+        min_area = max(1, math.ceil(self.params.min_lesion_area_fraction * frame_hw[0] * frame_hw[1]))
+        return find_regions_net(prob, frame_hw, self.params.segmentation_threshold, min_area)
 
     def _classify(self, crops: list[np.ndarray]) -> np.ndarray:
         """Classify all crops of a frame: one batched call with a dynamic-batch classifier."""

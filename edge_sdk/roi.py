@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -89,6 +90,123 @@ def find_regions(
     ]
     regions.sort(key=lambda r: (-r.area_px, r.bbox))
     return labels, regions
+
+
+@dataclass(frozen=True)
+class RegionPiece:
+    """A region found on the net-resolution map, with its frame-resolution pixels.
+
+    Attributes:
+        region: The region in frame pixels (box, area and mean probability measured on the
+            frame-resolution map inside ``window``).
+        window: The frame box (x0, y0, x1, y1) that ``pixels`` covers.
+        pixels: bool mask of the region's frame pixels inside ``window``.
+    """
+
+    region: Region
+    window: Box
+    pixels: np.ndarray
+
+
+@lru_cache(maxsize=32)
+def _axis(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of a bilinear resize from ``src`` to ``dst`` samples.
+
+    The same sampling as ``cv2.resize(..., INTER_LINEAR)``: pixel centres aligned
+    (``x_src = (x_dst + 0.5) * src / dst - 0.5``), clamped at the edges.
+    """
+    pos = (np.arange(dst, dtype=np.float64) + 0.5) * (src / dst) - 0.5
+    first = np.floor(pos)
+    weight = (pos - first).astype(np.float32)
+    first = first.astype(np.intp)
+    weight[first < 0] = 0.0
+    first = np.clip(first, 0, src - 1)
+    second = np.minimum(first + 1, src - 1)
+    weight[first == src - 1] = 0.0
+    for array in (first, second, weight):
+        array.setflags(write=False)
+    return first, second, weight
+
+
+def _span(first: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
+    """Destination samples [start, end) whose 2-tap support touches source [lo, hi)."""
+    return (int(np.searchsorted(first, lo - 1, side="left")),
+            int(np.searchsorted(first, hi - 1, side="right")))
+
+
+def find_regions_net(
+    prob: np.ndarray, frame_hw: tuple[int, int], threshold: float, min_area_px: int
+) -> list[RegionPiece]:
+    """Find lesion regions on a net-resolution probability map, measured in frame pixels.
+
+    Equivalent to ``find_regions(cv2.resize(prob, frame), threshold, min_area_px)`` without
+    resizing the whole map: components are found on the net's map; each one's frame pixels
+    are the bilinear upsampling of the map inside its own box only (every frame pixel above
+    the threshold has a net pixel of exactly one component among its four interpolation
+    neighbours, since those four touch each other). Boxes, areas and scores then come from
+    the frame-resolution values, as before. What can differ: two components that touch only
+    after upsampling stay two, and a one-pixel bridge that thins out stays one; on the BUSI
+    val images boxes agree within 2 px and masks with Dice >= 0.99 (tests/test_roi.py).
+
+    Args:
+        prob: h×w float32 probabilities at the net's resolution.
+        frame_hw: The frame's (H, W).
+        threshold: Frame pixels with an upsampled ``prob >= threshold`` are lesion.
+        min_area_px: Regions with fewer frame pixels are dropped.
+
+    Returns:
+        The kept regions, largest first, each with its frame pixels.
+
+    Example:
+        >>> import numpy as np
+        >>> prob = np.zeros((32, 32), np.float32); prob[8:16, 8:24] = 0.9
+        >>> [p.region.bbox for p in find_regions_net(prob, (64, 64), 0.5, 10)]
+        [(16, 16, 48, 32)]
+    """
+    binary = (prob >= threshold).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8,
+                                                               ltype=cv2.CV_32S)
+    if count <= 1:
+        return []
+    height, width = frame_hw
+    rows0, rows1, wy = _axis(prob.shape[0], height)
+    cols0, cols1, wx = _axis(prob.shape[1], width)
+    pieces = []
+    for label in range(1, count):
+        left, top, w, h = (int(v) for v in stats[label, :4])
+        r0, r1 = _span(rows0, top, top + h)
+        c0, c1 = _span(cols0, left, left + w)
+        if (r1 - r0) * (c1 - c0) < min_area_px:  # cannot reach the minimum: skip the resize
+            continue
+        # the net columns this window reads, then rows, then columns: two 2-tap passes
+        n0, n1 = int(cols0[c0]), int(cols1[c1 - 1]) + 1
+        ya, yb, fy = rows0[r0:r1], rows1[r0:r1], wy[r0:r1, None]
+        xa, xb, fx = cols0[c0:c1] - n0, cols1[c0:c1] - n0, wx[c0:c1]
+        band = prob[:, n0:n1]
+        rows = band[ya] * (1.0 - fy) + band[yb] * fy
+        values = rows[:, xa] * (1.0 - fx) + rows[:, xb] * fx
+        owner = labels[:, n0:n1]
+        owner = np.maximum(owner[ya], owner[yb])
+        owner = np.maximum(owner[:, xa], owner[:, xb])
+        pixels = (values >= threshold) & (owner == label)
+        area = int(np.count_nonzero(pixels))
+        if area < min_area_px:
+            continue
+        ys, xs = np.nonzero(pixels.any(axis=1))[0], np.nonzero(pixels.any(axis=0))[0]
+        bbox = (c0 + int(xs[0]), r0 + int(ys[0]), c0 + int(xs[-1]) + 1, r0 + int(ys[-1]) + 1)
+        score = float(values[pixels].sum(dtype=np.float64) / area)
+        pieces.append(RegionPiece(Region(label, bbox, area, score), (c0, r0, c1, r1), pixels))
+    pieces.sort(key=lambda p: (-p.region.area_px, p.region.bbox))
+    return pieces
+
+
+def paint_mask(frame_hw: tuple[int, int], pieces: list[RegionPiece]) -> np.ndarray:
+    """The H×W uint8 mask (1 = lesion) of the given regions; only their windows are written."""
+    mask = np.zeros(frame_hw, np.uint8)
+    for piece in pieces:
+        x0, y0, x1, y1 = piece.window
+        mask[y0:y1, x0:x1] |= piece.pixels.view(np.uint8)
+    return mask
 
 
 def expand_box(box: Box, margin: float, frame_hw: tuple[int, int]) -> Box:

@@ -141,11 +141,17 @@ class Backend:
         return outputs
 
     @classmethod
+    def accepted_options(cls) -> list[str]:
+        """Names of the options :meth:`create` takes (the thread budget gives a backend only
+        those it knows, e.g. ``threads`` and ``spinning``)."""
+        # parameters after self and the model file (named per backend: model/engine/program)
+        return list(inspect.signature(cls.__init__).parameters)[2:]
+
+    @classmethod
     def create(cls, model_path: Any, **options: Any) -> Backend:
         """``cls(model_path, **options)``, with unknown options reported as a ConfigError that
         lists the accepted ones (instead of a TypeError from deep inside)."""
-        # parameters after self and the model file (named per backend: model/engine/program)
-        accepted = list(inspect.signature(cls.__init__).parameters)[2:]
+        accepted = cls.accepted_options()
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise ConfigError(f"{cls.name} backend: unknown option(s) {unknown}; accepted: {accepted}")

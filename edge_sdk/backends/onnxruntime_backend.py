@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 from edge_sdk._optional import import_optional
 from edge_sdk.backends.base import Backend, TensorSpec
 from edge_sdk.errors import BackendError, ConfigError
+from edge_sdk.thread_budget import usable_cores
 
 PROVIDER_PREFERENCE = (
     "TensorrtExecutionProvider",
@@ -35,15 +35,9 @@ def _onnxruntime() -> Any:
 
 
 def default_threads() -> int:
-    """Cores this process may run on (its CPU affinity), which is what ORT should use.
-
-    ``os.cpu_count()`` counts every core of the machine, also those a container or a
-    ``taskset`` forbids; oversubscribing those makes ORT's spinning threads fight.
-    """
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """Cores this process may run on (its CPU affinity): a session's threads when it runs alone
+    (:func:`edge_sdk.thread_budget.usable_cores`)."""
+    return usable_cores()
 
 
 def available_providers() -> list[str]:
@@ -80,6 +74,10 @@ class OnnxRuntimeBackend(Backend):
     Args:
         model_path: The ``.onnx`` file.
         threads: Intra-op threads; default: the cores this process may use.
+        spinning: Let the thread pool's idle threads spin (ORT's own default) instead of
+            sleeping. Spinning saves a wake-up per operator, but a spinning pool takes the cores
+            that another stage's session needs: off unless a session has the cores to itself
+            (see :mod:`edge_sdk.thread_budget`).
         providers: Explicit execution providers (e.g. ``["CPUExecutionProvider"]``); default:
             the best available of TensorRT, CUDA, CPU.
 
@@ -101,12 +99,14 @@ class OnnxRuntimeBackend(Backend):
         model_path: str | Path,
         threads: int | None = None,
         providers: Sequence[str] | None = None,
+        spinning: bool = False,
     ) -> None:
         super().__init__()
         self.model_path = Path(model_path)
         if threads is not None and threads < 1:
             raise ConfigError(f"threads is {threads}; expected an integer >= 1")
         self.threads = threads or default_threads()
+        self.spinning = bool(spinning)
         self.requested_providers = list(providers) if providers else None
         self.providers: list[str] = []
         self._session: Any = None
@@ -122,6 +122,9 @@ class OnnxRuntimeBackend(Backend):
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        spin = "1" if self.spinning else "0"
+        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        options.add_session_config_entry("session.inter_op.allow_spinning", spin)
         options.log_severity_level = 3
         try:
             session = ort.InferenceSession(str(self.model_path), options, providers=providers)

@@ -38,6 +38,8 @@ class TorchBackend(Backend):
     """
 
     name = "torch"
+    process_wide_threads = True
+    """``torch.set_num_threads`` sets one pool for the whole process, not one per net."""
 
     def __init__(self, program_path: str | Path, device: str = "auto", half: bool = False,
                  channels_last: bool = False, cuda_graph: bool = False,

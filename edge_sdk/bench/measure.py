@@ -16,6 +16,7 @@ from edge_sdk.bench.variants import Variant
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.pipeline import Pipeline
 from edge_sdk.results import StageLatency
+from edge_sdk.sources.base import EndOfStream, FrameSource, RawFrame
 
 
 @dataclass
@@ -54,6 +55,36 @@ def load_frames(source: str, count: int) -> list[np.ndarray]:
     while len(frames) < count:  # a short file: cycle through it
         frames.append(frames[len(frames) % max(1, len(frames))])
     return frames
+
+
+class ReplaySource(FrameSource):
+    """Frames held in memory, delivered in a loop: a source that costs the CPU nothing, so the
+    streaming runtime is measured on the same frames as the sequential loop.
+
+    Args:
+        frames: The frames to replay.
+        count: Frames to deliver in all (cycling through ``frames``).
+        fps: Pace to this rate; 0 or None delivers as fast as read.
+    """
+
+    kind = "replay"
+
+    def __init__(self, frames: Sequence[np.ndarray], count: int, fps: float | None = None) -> None:
+        super().__init__(fps=fps)
+        self.frames, self.count, self._next = list(frames), count, 0
+
+    def describe(self) -> str:
+        return f"replay source ({len(self.frames)} frames, {self.fps or 'unpaced'} fps)"
+
+    def _open(self) -> None:
+        self._next = 0
+
+    def _read(self, timeout: float | None) -> RawFrame | None:
+        if self._next >= self.count:
+            raise EndOfStream
+        pixels = self.frames[self._next % len(self.frames)]
+        self._next += 1
+        return RawFrame(pixels)
 
 
 def open_pipeline(variant: Variant) -> Pipeline:
