@@ -41,7 +41,7 @@ def source_from_uri(uri: str) -> FrameSource:
         >>> source_from_uri("webcam:0")
         Traceback (most recent call last):
         ...
-        edge_sdk.errors.SourceError: unknown source scheme 'webcam' in 'webcam:0'; accepted schemes: ['dicom', 'file', 'gst', 'igtl', 'images', 'push', 'synthetic', 'v4l2'], e.g. synthetic://?fps=30&size=800x600, file:scan.mp4, images:DIR, v4l2:///dev/video0?fourcc=MJPG&size=1920x1080&fps=30, gst:videotestsrc ! videoconvert ! appsink, dicom:cine.dcm, igtl://127.0.0.1:18944?device=Image, push
+        edge_sdk.errors.SourceError: unknown source scheme 'webcam' in 'webcam:0'; accepted schemes: ['dicom', 'file', 'gst', 'igtl', 'images', 'push', 'synthetic', 'v4l2']. Fix: use one of them, e.g. synthetic://?fps=30&size=800x600, file:scan.mp4, images:DIR, v4l2:///dev/video0?fourcc=MJPG&size=1920x1080&fps=30, gst:videotestsrc ! videoconvert ! appsink, dicom:cine.dcm, igtl://127.0.0.1:18944?device=Image, push
     """
     parsed = parse_uri(uri, tuple(SOURCES))
     try:

@@ -86,6 +86,7 @@ class DicomCineSource(FrameSource):
         self.spacing_mm: tuple[float, float] | None = None
         self._frames: Iterator[np.ndarray] | None = None
         self._photometric = "MONOCHROME2"
+        self._compressed, self._syntax = False, ""
         self._next = 0
 
     @classmethod
@@ -103,19 +104,26 @@ class DicomCineSource(FrameSource):
         from pydicom.pixels import iter_pixels
 
         if not self.path.is_file():
-            raise SourceError(f"{self.describe()}: no such file; expected a DICOM ultrasound file")
+            raise SourceError(f"{self.describe()}: no such file; expected a DICOM ultrasound "
+                              "file. Fix: check the path")
         try:
             ds = pydicom.dcmread(self.path, stop_before_pixels=True)
         except Exception as exc:  # pydicom raises InvalidDicomError and friends
-            raise SourceError(f"{self.describe()}: not a readable DICOM file ({exc})") from exc
+            raise SourceError(f"{self.describe()}: not a readable DICOM file ({exc}). Fix: "
+                              "export the cine again from the scanner or PACS") from exc
+        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        self._compressed = bool(getattr(syntax, "is_compressed", False))
+        self._syntax = str(getattr(syntax, "name", syntax))
         sop = str(ds.get("SOPClassUID", ""))
         if sop not in (US_MULTIFRAME, US_IMAGE):
             raise SourceError(f"{self.describe()}: SOP class {sop or 'missing'} is not ultrasound; "
                               f"expected Ultrasound Multi-frame Image Storage ({US_MULTIFRAME}) "
-                              f"or Ultrasound Image Storage ({US_IMAGE})")
+                              f"or Ultrasound Image Storage ({US_IMAGE}). Fix: export the "
+                              "ultrasound series, not a report or secondary capture")
         if int(ds.get("BitsAllocated", 8)) != 8:
             raise SourceError(f"{self.describe()}: {ds.BitsAllocated}-bit pixels; expected 8-bit "
-                              "ultrasound frames")
+                              "ultrasound frames. Fix: export the cine with 8-bit pixels "
+                              "(the scanner's DICOM export settings)")
         self.frame_count = int(ds.get("NumberOfFrames", 1) or 1)
         self.file_fps = frame_rate(ds)
         self.region_box, self.spacing_mm = ultrasound_region(ds)
@@ -133,10 +141,17 @@ class DicomCineSource(FrameSource):
             pixels = next(self._frames)
         except StopIteration:
             raise EndOfStream from None
-        except Exception as exc:  # a missing decoder plugin for compressed pixel data
-            raise SourceError(f"{self.describe()}: cannot decode frame {self._next} ({exc}). "
-                              "Fix: for JPEG-compressed cines pip install pylibjpeg "
-                              "pylibjpeg-libjpeg") from exc
+        except Exception as exc:  # a missing decoder plugin, or a corrupt or truncated file
+            text = str(exc).lower()
+            if self._compressed and ("plugin" in text or "handler" in text
+                                     or "no pixel data decoders" in text):
+                fix = (f"the cine is compressed ({self._syntax}) and no decoder for it is "
+                       "installed. Fix: pip install pylibjpeg pylibjpeg-libjpeg")
+            else:  # installing a decoder would not help a damaged file
+                fix = ("the pixel data is corrupt or truncated. Fix: copy or export the cine "
+                       "again from the scanner or PACS")
+            raise SourceError(f"{self.describe()}: cannot decode frame {self._next} ({exc}); "
+                              f"{fix}") from exc
         pixels = np.asarray(pixels)
         if pixels.ndim == 3 and pixels.shape[2] == 3:  # pydicom gives RGB: we speak BGR
             pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)

@@ -25,6 +25,9 @@ from edge_sdk.sources.base import EndOfStream, FrameSource, RawFrame
 from edge_sdk.sources.uri import check_params, parse_bool, parse_number, parse_size
 
 PROBES = ("convex", "linear")
+MAX_SIDE = 4096
+MAX_PIXELS = 3840 * 2160
+"""Largest simulated frame: 4K UHD (a scanner's screen is smaller)."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,19 @@ class ProbeSimulator:
                  clock_fps: float = 30.0) -> None:
         width, height = size
         if min(width, height) < 64:
-            raise SourceError(f"synthetic: size {width}x{height} is too small; expected >= 64x64")
+            raise SourceError(f"synthetic: size {width}x{height} is too small; expected >= 64x64. "
+                              "Fix: e.g. size=800x600")
+        if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+            # each frame is rendered through a few float32 planes of its size: bound them
+            raise SourceError(f"synthetic: size {width}x{height} is too large; expected at most "
+                              f"{MAX_SIDE} a side and {MAX_PIXELS} pixels (3840x2160). Fix: "
+                              "e.g. size=1920x1080")
         if probe not in PROBES:
-            raise SourceError(f"synthetic: probe {probe!r} is unknown; expected one of {PROBES}")
+            raise SourceError(f"synthetic: probe {probe!r} is unknown; expected one of {PROBES}. "
+                              "Fix: e.g. probe=convex")
         if not 0 <= lesions <= len(DEFAULT_LESIONS):
-            raise SourceError(f"synthetic: lesions={lesions}; expected 0 to {len(DEFAULT_LESIONS)}")
+            raise SourceError(f"synthetic: lesions={lesions}; expected 0 to {len(DEFAULT_LESIONS)}. "
+                              "Fix: e.g. lesions=2")
         self.size, self.seed, self.probe = (width, height), seed, probe
         self.color, self.doppler = color or doppler, doppler
         self.clock_fps = clock_fps
@@ -239,7 +250,8 @@ class SyntheticSource(FrameSource):
     def from_uri(cls, target: str, params: dict[str, str]) -> SyntheticSource:
         check_params(cls.kind, params, cls.PARAMS)
         if target:
-            raise SourceError(f"synthetic: unexpected target {target!r}; expected "
+            raise SourceError(f"synthetic: unexpected target {target!r}; expected nothing "
+                              "between 'synthetic://' and '?'. Fix: e.g. "
                               "synthetic://?fps=30&size=800x600")
         kw: dict[str, Any] = {}
         if "fps" in params:

@@ -13,11 +13,15 @@ a video ``file``. ``gst:`` takes the rest of the text verbatim as the pipeline (
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_sdk.errors import SourceError
+
+MAX_SIDE = 16384
+"""Largest width or height a size parameter may give (a capture card's largest mode is 8K)."""
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9]+):(.*)$", re.DOTALL)
 
@@ -62,7 +66,8 @@ def _kind_of_path(path: Path) -> str:
     if not path.exists() and suffix not in known:
         raise SourceError(
             f"the source {str(path)!r} does not exist; expected an existing folder, image, video "
-            "or .dcm file, or a URI such as: " + ", ".join(EXAMPLES)
+            "or .dcm file, or a URI. Fix: correct the path, or use a URI such as: "
+            + ", ".join(EXAMPLES)
         )
     if path.is_dir() or suffix in IMAGE_SUFFIXES:
         return "images"
@@ -72,8 +77,8 @@ def _kind_of_path(path: Path) -> str:
         return "file"
     raise SourceError(
         f"the source {str(path)!r} is neither a known URI nor a path of a known type ({suffix!r}); "
-        f"expected a folder, an image, a video, a .dcm file or a URI such as: "
-        + ", ".join(EXAMPLES)
+        "expected a folder, an image, a video, a .dcm file or a URI. Fix: convert the file, or "
+        "use a URI such as: " + ", ".join(EXAMPLES)
     )
 
 
@@ -94,7 +99,8 @@ def parse_uri(text: str, schemes: tuple[str, ...] | None = None) -> SourceURI:
         schemes = tuple(SOURCES)
     text = text.strip()
     if not text:
-        raise SourceError("the source is empty; expected a URI such as " + ", ".join(EXAMPLES))
+        raise SourceError("the source is empty; expected a path or URI. Fix: give one, e.g. "
+                          + ", ".join(EXAMPLES))
     if text in schemes:
         return SourceURI(text, "")
     match = _SCHEME.match(text)
@@ -105,7 +111,8 @@ def parse_uri(text: str, schemes: tuple[str, ...] | None = None) -> SourceURI:
         if Path(text).exists():
             return SourceURI(_kind_of_path(Path(text)), text)
         raise SourceError(f"unknown source scheme {scheme!r} in {text!r}; accepted schemes: "
-                          f"{sorted(schemes)}, e.g. " + ", ".join(EXAMPLES))
+                          f"{sorted(schemes)}. Fix: use one of them, e.g. "
+                          + ", ".join(EXAMPLES))
     if scheme == "gst":  # a pipeline holds '!', '=' and '?' of its own: take it verbatim
         return SourceURI(scheme, rest.strip())
     rest = rest.removeprefix("//")
@@ -113,10 +120,15 @@ def parse_uri(text: str, schemes: tuple[str, ...] | None = None) -> SourceURI:
     params: dict[str, str] = {}
     for item in filter(None, query.split("&")):
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise SourceError(f"bad parameter {item!r} in {text!r}; expected key=value pairs "
-                              "joined by '&', e.g. ?fps=30&size=800x600")
-        params[key.strip().lower()] = value.strip()
+                              "joined by '&'. Fix: e.g. ?fps=30&size=800x600")
+        key = key.strip().lower()
+        if key in params:  # which one was meant? never pick silently
+            raise SourceError(f"parameter {key!r} is given twice in {text!r} ({params[key]!r} "
+                              f"and {value.strip()!r}); expected each parameter once. Fix: "
+                              "keep the one you mean")
+        params[key] = value.strip()
     return SourceURI(scheme, target, params)
 
 
@@ -126,7 +138,8 @@ def check_params(kind: str, params: dict[str, str], accepted: dict[str, str]) ->
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         listing = "; ".join(f"{k}: {v}" for k, v in accepted.items()) or "none"
-        raise SourceError(f"{kind}: unknown parameter(s) {unknown}; accepted: {listing}")
+        raise SourceError(f"{kind}: unknown parameter(s) {unknown}; accepted: {listing}. Fix: "
+                          "remove or correct them")
 
 
 def parse_size(kind: str, text: str) -> tuple[int, int]:
@@ -136,10 +149,11 @@ def parse_size(kind: str, text: str) -> tuple[int, int]:
         >>> parse_size("synthetic", "800x600")
         (800, 600)
     """
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if match is None or min(int(match.group(1)), int(match.group(2))) < 32:
-        raise SourceError(f"{kind}: size {text!r} is not WIDTHxHEIGHT with both >= 32, "
-                          "e.g. size=800x600")
+    match = re.fullmatch(r"\s*(\d{1,6})\s*[xX]\s*(\d{1,6})\s*", text)
+    if match is None or min(int(match.group(1)), int(match.group(2))) < 32 or max(
+            int(match.group(1)), int(match.group(2))) > MAX_SIDE:
+        raise SourceError(f"{kind}: size {text!r} is not WIDTHxHEIGHT with both in [32, "
+                          f"{MAX_SIDE}]. Fix: e.g. size=800x600")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -150,9 +164,11 @@ def parse_number(kind: str, name: str, text: str, minimum: float = 0.0,
         value = int(text) if integer else float(text)
     except ValueError:
         value = None
-    if value is None or not value >= minimum:
+    if value is None or not (value >= minimum and math.isfinite(value)):
         what = "an integer" if integer else "a number"
-        raise SourceError(f"{kind}: {name}={text!r} is not {what} >= {minimum:g}")
+        raise SourceError(f"{kind}: {name}={text!r} is not {what} >= {minimum:g} (finite). "
+                          "Fix: e.g. "
+                          f"{name}={max(minimum, 1):g}")
     return value
 
 
@@ -164,4 +180,4 @@ def parse_bool(kind: str, name: str, text: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise SourceError(f"{kind}: {name}={text!r} is not a boolean; expected 1/0, true/false, "
-                      "yes/no or on/off")
+                      f"yes/no or on/off. Fix: e.g. {name}=1")
