@@ -368,9 +368,12 @@ class PipelineParams:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineParams:
-        """Parse the ``pipeline`` section: every field required (all are clinical choices)."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        data = jc.obj(data, "pipeline", names)
+        """Parse the ``pipeline`` section: every field required (all are clinical choices),
+        except the mirror flags: manifests written before they existed were tuned without the
+        mirror passes, so ``false`` is what such a bundle means."""
+        optional = ("segmenter_hflip", "classifier_hflip")
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in optional]
+        data = jc.obj(data, "pipeline", names, optional)
         values = dict(data)
         values["class_names"] = tuple(jc.array(data["class_names"], "pipeline.class_names", 2, 2))
         for name in ("segmentation_threshold", "min_lesion_area_fraction", "roi_margin",

@@ -37,28 +37,68 @@ def validate_frame(frame: object) -> np.ndarray:
         raise FrameError(f"frame is a {type(frame).__name__}; {expected}. "
                          "Fix: pass a numpy array, e.g. from cv2.imread or a capture callback")
     if frame.size == 0:
-        raise FrameError(f"frame is empty (shape {frame.shape}); {expected}")
+        raise FrameError(f"frame is empty (shape {frame.shape}); {expected}. Fix: check the "
+                         "capture: it delivered no pixels")
     if frame.dtype != np.uint8:
-        detail = ""
-        if np.issubdtype(frame.dtype, np.floating) and not np.isfinite(frame).all():
-            detail = " and contains NaN or infinite values"
-        raise FrameError(
-            f"frame has dtype {frame.dtype}{detail}; {expected}. Fix: clean the source, then "
-            "np.clip(frame, 0, 255).astype(np.uint8)"
-        )
+        detail, fix = dtype_advice(frame)
+        raise FrameError(f"frame has dtype {frame.dtype}{detail}; {expected}. Fix: {fix}")
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[:, :, 0]
     if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3):
-        hint = ""
         if frame.ndim == 3 and frame.shape[2] == 4:
-            hint = " Fix: drop the alpha channel, cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)"
-        raise FrameError(f"frame has shape {frame.shape}; {expected}.{hint}")
+            fix = "drop the alpha channel, cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)"
+        elif frame.ndim == 3:
+            fix = (f"{frame.shape[2]} channels is neither gray nor BGR: pass one channel "
+                   "(frame[..., 0]) or three")
+        else:
+            fix = (f"a {frame.ndim}-dimensional array is not an image: pass one frame as HxW, "
+                   "e.g. frame.reshape(height, width) or stack[i] for a cine")
+        raise FrameError(f"frame has shape {frame.shape}; {expected}. Fix: {fix}")
     height, width = frame.shape[:2]
     if height < MIN_FRAME_SIDE or width < MIN_FRAME_SIDE:
         raise FrameError(
             f"frame is {height}x{width} pixels; {expected}. Fix: check the capture size"
         )
     return frame
+
+
+def dtype_advice(frame: np.ndarray) -> tuple[str, str]:
+    """What a non-uint8 frame holds and how to convert it without saturating or blanking it.
+
+    ``np.clip(frame, 0, 255)`` is right only for values already in 0-255: it saturates a
+    12/16-bit frame to white and turns a 0-1 float frame black. So the advice follows the values.
+
+    Returns:
+        ``(detail, fix)``: e.g. ``(" with values 0 to 4095", "scale by the range used ...")``.
+
+    Example:
+        >>> import numpy as np
+        >>> dtype_advice(np.full((4, 4), 0.5, np.float32))[1]
+        'values in 0-1: (frame * 255).round().astype(np.uint8)'
+    """
+    dtype = frame.dtype
+    if dtype == np.bool_:
+        return "", "a mask is not an image; to view it anyway: frame.astype(np.uint8) * 255"
+    if not np.issubdtype(dtype, np.integer) and not np.issubdtype(dtype, np.floating):
+        return "", "convert the frame to a uint8 numpy array (np.asarray(frame, np.uint8))"
+    finite = frame if np.issubdtype(dtype, np.integer) else frame[np.isfinite(frame)]
+    prefix = ""
+    if finite.size < frame.size:
+        prefix = "replace NaN and infinite values (np.nan_to_num), then "
+        if finite.size == 0:
+            return " and only NaN or infinite values", "clean the source: no pixel is a number"
+    low, high = finite.min(), finite.max()
+    shown = f"{low:g} to {high:g}" if np.issubdtype(dtype, np.floating) else f"{low} to {high}"
+    detail = f" with values {shown}" + (" and NaN or infinite values" if prefix else "")
+    if low >= 0 and high <= 1 and np.issubdtype(dtype, np.floating):
+        return detail, prefix + "values in 0-1: (frame * 255).round().astype(np.uint8)"
+    if low >= 0 and high <= 255:
+        return detail, prefix + "values already in 0-255: frame.round().astype(np.uint8)" \
+            if np.issubdtype(dtype, np.floating) else prefix + "frame.astype(np.uint8)"
+    return detail, (prefix + f"scale by the range used ({shown}), not np.clip, which would "
+                    "saturate it: cv2.normalize(frame, None, 0, 255, cv2.NORM_MINMAX, "
+                    "dtype=cv2.CV_8U) per frame, or a fixed factor 255 / (the sensor's maximum, "
+                    "e.g. 4095 for 12-bit) so that brightness stays comparable across frames")
 
 
 def convert_color(image: np.ndarray, color: str) -> np.ndarray:
