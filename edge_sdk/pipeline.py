@@ -139,6 +139,8 @@ class Pipeline:
             # one pool for the whole process (torch): both stages ask for the larger share
             budget["threads"] = max(self.thread_budget.for_stage(r).threads
                                     for r in ("segmenter", "classifier"))
+        if getattr(BACKENDS.get(self.backend_kind), "sized_by_pipeline", False):
+            budget["pipeline_params"] = self.params  # TensorRT: a profile for what this sends
         return backend_for_bundle(self.backend_kind, self.bundle, role, **{**budget, **options})
 
     # ---- lifecycle --------------------------------------------------------------------------

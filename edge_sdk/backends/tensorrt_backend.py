@@ -19,7 +19,7 @@ from edge_sdk.backends.base import Backend, TensorSpec
 from edge_sdk.errors import BackendError, ConfigError
 
 FROM_BUNDLE_OPTIONS = ("device", "cuda_graph", "time_transfers", "precision", "max_lesions",
-                       "build_options")
+                       "pipeline_params", "build_options")
 
 
 class TensorRTBackend(Backend):
@@ -43,6 +43,7 @@ class TensorRTBackend(Backend):
     """
 
     name = "tensorrt"
+    sized_by_pipeline = True  # Pipeline passes its params: the engine's batch depends on them
 
     def __init__(self, engine_path: str | Path, meta: Mapping[str, Any] | None = None,
                  device: int = 0, cuda_graph: bool = False, time_transfers: bool = False,
@@ -289,9 +290,11 @@ class TensorRTBackend(Backend):
         """A backend for ``role`` from a compatible engine of the bundle, building one (and
         caching it beside the bundle) when there is none.
 
-        Options beyond the constructor's: ``precision``, ``max_lesions`` (size the classifier's
-        engine for more lesions than the bundle's ``max_lesions``) and ``build_options``
-        (``workspace_mb``, ``dla_core``, ``timing_cache``, ``max_batch``).
+        Options beyond the constructor's: ``precision``, ``pipeline_params`` (the
+        :class:`~edge_sdk.manifest.PipelineParams` in use, when they override the bundle's:
+        ``max_lesions`` and ``classifier_hflip`` size the classifier's engine; ``Pipeline``
+        passes them), ``max_lesions`` (more lesions than those params say) and
+        ``build_options`` (``workspace_mb``, ``dla_core``, ``timing_cache``, ``max_batch``).
         """
         from edge_sdk.tensorrt.cache import engine_for
 
@@ -301,9 +304,10 @@ class TensorRTBackend(Backend):
                               f"{', '.join(FROM_BUNDLE_OPTIONS)}")
         precision = options.pop("precision", None)
         max_lesions = options.pop("max_lesions", None)
+        params = options.pop("pipeline_params", None)
         build_options = dict(options.pop("build_options", None) or {})
         path, meta = engine_for(bundle, role, precision=precision,
                                 device=int(options.get("device", 0)),
                                 max_lesions=None if max_lesions is None else int(max_lesions),
-                                **build_options)
+                                params=params, **build_options)
         return cls(path, meta=meta, bundle_hint=str(bundle.root), **options)

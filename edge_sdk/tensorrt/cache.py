@@ -119,6 +119,7 @@ def _cached(plan: Path) -> dict[str, Any] | None:
 def engine_for(bundle: Bundle, role: str, precision: str | None = None, *,
                facts: dict[str, str] | None = None, build: Builder | None = None,
                device: int = 0, max_lesions: int | None = None,
+               params: PipelineParams | None = None,
                **build_options: Any) -> tuple[Path, dict[str, Any]]:
     """Path and metadata of an engine for ``role`` that this host can run.
 
@@ -132,12 +133,14 @@ def engine_for(bundle: Bundle, role: str, precision: str | None = None, *,
         facts: This host's facts (default: :func:`host_facts`).
         build: The engine builder (default: :func:`edge_sdk.tensorrt.build.build_engine`).
         device: CUDA device the engine runs on (and is built on).
-        max_lesions: Overrides the bundle's ``max_lesions`` when sizing the classifier's batch.
+        max_lesions: Overrides ``params.max_lesions`` when sizing the classifier's batch.
+        params: The pipeline parameters in use (default: the bundle's); ``max_lesions`` and
+            ``classifier_hflip`` size the classifier's batch.
         **build_options: ``workspace_mb``, ``dla_core``, ``timing_cache``, ``max_batch``
             (an explicit largest batch, at least what the pipeline can send).
     """
     spec = bundle.manifest.models[role]
-    params = bundle.manifest.pipeline
+    params = params or bundle.manifest.pipeline
     wanted = precision or spec.precision
     facts = facts or host_facts(device)
     dla_core = build_options.get("dla_core")

@@ -12,6 +12,7 @@ Every call returns cuda-python's ``(error, *values)`` tuple; :func:`check` unpac
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -125,8 +126,10 @@ class DeviceBuffer:
         self.ptr, self.nbytes = 0, 0
 
 
-def _free_host(ptr: int) -> None:
-    check(cudart().cudaFreeHost(ptr), "cudaFreeHost")
+def _free_host(rt: Any, ptr: int) -> None:
+    error, *_ = rt.cudaFreeHost(ptr)
+    if error != rt.cudaError_t.cudaSuccess:  # runs from a finalizer: say it, raise nothing
+        warnings.warn(f"CUDA: cudaFreeHost failed: {_error_text(rt, error)}", stacklevel=1)
 
 
 class PinnedAllocation:
@@ -138,9 +141,11 @@ class PinnedAllocation:
     """
 
     def __init__(self, nbytes: int) -> None:
-        self.ptr = int(check(cudart().cudaMallocHost(nbytes), f"cudaMallocHost({nbytes})"))
+        rt = cudart()
+        self.ptr = int(check(rt.cudaMallocHost(nbytes), f"cudaMallocHost({nbytes})"))
         self.nbytes = nbytes
-        self._finalizer = weakref.finalize(self, _free_host, self.ptr)
+        # freed through the binding that allocated it, whenever the last view goes
+        self._finalizer = weakref.finalize(self, _free_host, rt, self.ptr)
         self._finalizer.atexit = False  # the process exit returns it; CUDA may be gone by then
 
     @property

@@ -62,6 +62,13 @@ class cudaStreamCaptureMode(enum.IntEnum):
     cudaStreamCaptureModeRelaxed = 2
 
 
+class cudaMemoryType(enum.IntEnum):
+    cudaMemoryTypeUnregistered = 0
+    cudaMemoryTypeHost = 1
+    cudaMemoryTypeDevice = 2
+    cudaMemoryTypeManaged = 3
+
+
 OK = cudaError_t.cudaSuccess
 
 
@@ -86,6 +93,7 @@ class FakeCudart:
     cudaError_t = cudaError_t
     cudaMemcpyKind = cudaMemcpyKind
     cudaStreamCaptureMode = cudaStreamCaptureMode
+    cudaMemoryType = cudaMemoryType
 
     def __init__(self, gpu: str = "NVIDIA Fake GPU", cc: tuple[int, int] = (8, 7), devices: int = 1,
                  failure: cudaError_t | None = None) -> None:
@@ -97,6 +105,7 @@ class FakeCudart:
         self.graveyard: list[Any] = []
         self.capturing: dict[int, list[Callable[[], None]]] = {}
         self.invalidate_next_capture = False
+        self.invalidated: set[int] = set()
         self.graphs: dict[int, list[Callable[[], None]]] = {}
         self.graphs_destroyed = 0
         self.execs: dict[int, list[Callable[[], None]]] = {}
@@ -172,6 +181,21 @@ class FakeCudart:
         self.freed_host.append(ptr)
         return (OK,)
 
+    def cudaMemsetAsync(self, ptr: int, value: int, count: int, stream: Handle) -> tuple[cudaError_t]:
+        self.enqueue(stream, lambda: ctypes.memset(ptr, value, count))
+        return (OK,)
+
+    def cudaMemGetInfo(self) -> tuple[cudaError_t, int, int]:
+        total = 8 << 30
+        used = sum(len(b) for p, b in self.memory.items() if p not in self.pinned)
+        return OK, total - used, total
+
+    def cudaPointerGetAttributes(self, ptr: int) -> tuple[cudaError_t, Any]:
+        kind = (cudaMemoryType.cudaMemoryTypeHost if ptr in self.pinned else
+                cudaMemoryType.cudaMemoryTypeDevice if ptr in self.memory else
+                cudaMemoryType.cudaMemoryTypeUnregistered)
+        return OK, types.SimpleNamespace(type=kind)
+
     def cudaMemcpyAsync(self, dst: int, src: int, count: int, kind: cudaMemcpyKind,
                         stream: Handle) -> tuple[cudaError_t]:
         self.enqueue(stream, lambda: ctypes.memmove(dst, src, count))
@@ -196,7 +220,8 @@ class FakeCudart:
         return (OK,)
 
     def cudaStreamSynchronize(self, stream: Handle) -> tuple[cudaError_t]:
-        if int(stream) in self.capturing:
+        if int(stream) in self.capturing:  # an illegal call in capture invalidates the capture
+            self.invalidated.add(int(stream))
             return (cudaError_t.cudaErrorStreamCaptureUnsupported,)
         return (OK,)
 
@@ -206,8 +231,9 @@ class FakeCudart:
 
     def cudaStreamEndCapture(self, stream: Handle) -> tuple[cudaError_t, Handle | None]:
         work = self.capturing.pop(int(stream))
-        if self.invalidate_next_capture:
+        if self.invalidate_next_capture or int(stream) in self.invalidated:
             self.invalidate_next_capture = False
+            self.invalidated.discard(int(stream))
             return cudaError_t.cudaErrorStreamCaptureInvalidated, None
         graph = Handle("cudaGraph_t")
         self.graphs[int(graph)] = work

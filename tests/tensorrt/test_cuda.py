@@ -67,7 +67,8 @@ def test_capture_destroys_the_graph_and_survives_failures(fake) -> None:
 
 def test_fake_error_codes_match_the_real_bindings() -> None:
     runtime = pytest.importorskip("cuda.bindings.runtime", reason="cuda-python is not installed")
-    for enum in (fakes.cudaError_t, fakes.cudaMemcpyKind, fakes.cudaStreamCaptureMode):
+    for enum in (fakes.cudaError_t, fakes.cudaMemcpyKind, fakes.cudaStreamCaptureMode,
+                 fakes.cudaMemoryType):
         real = getattr(runtime, enum.__name__)
         for member in enum:
             assert int(getattr(real, member.name)) == int(member), member
