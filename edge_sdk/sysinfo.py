@@ -85,6 +85,8 @@ def system_info() -> dict[str, Any]:
         providers = list(onnxruntime.get_available_providers())
     except ImportError as exc:
         providers = f"onnxruntime not importable: {exc}"
+    from edge_sdk.thread_budget import thread_budget
+
     threads = default_threads()
     return {
         "edge_sdk": __version__,
@@ -96,6 +98,7 @@ def system_info() -> dict[str, Any]:
         "backends": sorted(BACKENDS),
         "execution_providers": providers,
         "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "usable_cores": threads},
+        "thread_budget": {**thread_budget().to_dict(), "text": thread_budget().describe()},
         "gpus": gpus(),
         "jetson": jetson_info(),
         "cuda_python": cuda_python_status(),

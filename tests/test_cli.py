@@ -35,7 +35,9 @@ def test_info() -> None:
     out = edge_sdk("info")
     assert out.returncode == 0, out.stderr
     assert "onnxruntime providers:" in out.stdout and "CPUExecutionProvider" in out.stdout
+    assert "threads:   segmenter " in out.stdout and "classifier 1 thread" in out.stdout
     info = json.loads(edge_sdk("info", "--json").stdout)
+    assert info["thread_budget"]["classifier"] == {"threads": 1, "spinning": False}
     assert info["packages"]["onnxruntime"] and "cpu" in info and "jetson" in info
 
 
@@ -149,9 +151,10 @@ def test_backend_options(frames_dir: Path, tiny_bundle_dir: Path) -> None:
     out = edge_sdk("run", "--source", str(frames_dir), "--bundle", str(tiny_bundle_dir),
                    "--option", "threads=1")
     assert out.returncode == 0, out.stderr
+    assert "threads: segmenter 1 thread, classifier 1 thread, no spinning" in out.stderr
     out = edge_sdk("run", "--source", str(frames_dir), "--bundle", str(tiny_bundle_dir),
                    "--option", "colour=red")
-    assert out.returncode == 1 and "unknown option(s) ['colour']; accepted: ['threads', 'providers']" in out.stderr
+    assert out.returncode == 1 and "unknown option(s) ['colour']; accepted: ['threads', 'providers', 'spinning']" in out.stderr
     out = edge_sdk("run", "--source", str(frames_dir), "--bundle", str(tiny_bundle_dir), "--backend", "tf")
     assert out.returncode == 1 and "known backends" in out.stderr
 

@@ -82,11 +82,11 @@ def run_benchmark(options: BenchOptions) -> tuple[dict[str, Any], list[Any]]:
     runs = measure.interleaved(options.variants, frames, options.warmup, _progress)
     streaming_frames = (options.frames if options.streaming_frames is None
                         else options.streaming_frames)
+    if streaming_frames > 1:
+        rates = measure.streaming_fps(options.variants, frames, streaming_frames)
+        for run, (fps, dropped) in zip(runs, rates):
+            run.streaming_fps, run.streaming_dropped = fps, dropped
     for run in runs:
-        if streaming_frames > 1:
-            source = _lossless(options.source, streaming_frames)
-            run.streaming_fps, run.streaming_dropped = measure.streaming_fps(
-                run.variant, source, streaming_frames)
         if options.data is not None:
             run.accuracy = measure.accuracy(run.variant, options.data, options.split)
     floor = _floor(runs, options.threads) if options.floor else None
@@ -95,17 +95,6 @@ def run_benchmark(options: BenchOptions) -> tuple[dict[str, Any], list[Any]]:
             "command": options.command, "source": options.source, "frames": options.frames,
             "warmup": options.warmup}
     return build_report(runs, env, meta, floor, measure.peak_rss_mb()), runs
-
-
-def _lossless(source: str, frames: int) -> str:
-    """The synthetic source unpaced and bounded, so streaming measures the pipeline's rate."""
-    from edge_sdk.sources.uri import parse_uri
-
-    uri = parse_uri(source)
-    if uri.scheme != "synthetic":
-        return source
-    params = {**uri.params, "fps": "0", "frames": str(frames)}
-    return f"synthetic://{uri.target}?" + "&".join(f"{k}={v}" for k, v in params.items())
 
 
 def write_outputs(report: dict[str, Any], runs: list[Any], json_path: Path | None,

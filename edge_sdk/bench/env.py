@@ -10,6 +10,15 @@ from typing import Any
 
 from edge_sdk.backends.onnxruntime_backend import default_threads
 from edge_sdk.sysinfo import UNKNOWN, cpu_model, gpus, jetson_info, package_version
+from edge_sdk.thread_budget import thread_budget
+
+
+def _load_average() -> list[float] | str:
+    """1, 5 and 15 minute load averages: how busy the machine was beside the benchmark."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return UNKNOWN
 
 
 def _run(command: list[str]) -> str | None:
@@ -47,6 +56,8 @@ def environment(threads: int | None, bundles: dict[str, str]) -> dict[str, Any]:
     return {
         "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "usable_cores": usable},
         "threads": threads or usable,
+        "thread_budget": thread_budget(threads).describe(),
+        "load_average": _load_average(),
         "gpus": gpus() or UNKNOWN,
         "packages": {name: package_version(name) or "not installed" for name in (
             "edge-sdk", "numpy", "opencv-python-headless", "onnxruntime", "onnxruntime-gpu",

@@ -154,18 +154,35 @@ def interleaved(variants: Sequence[Variant], frames: Sequence[np.ndarray], warmu
     return runs
 
 
-def streaming_fps(variant: Variant, source: str, frames: int) -> tuple[float, int]:
-    """Throughput of the streaming runtime (capture, segment and classify overlapping) over a
-    lossless source: frames per second counted over intervals, and frames dropped."""
-    from edge_sdk.sources import source_from_uri
+def streaming_fps(variants: Sequence[Variant], frames: Sequence[np.ndarray], count: int,
+                  rounds: int = 3) -> list[tuple[float, int]]:
+    """Throughput of the streaming runtime (capture, segment and classify overlapping) on the
+    benchmark's own frames, replayed unpaced and lossless (``block``): results per second and
+    frames dropped, per variant.
+
+    The variants take turns, ``rounds`` times ``count / rounds`` frames each, so that drift of a
+    shared machine lands on all of them alike; a variant's rate is the median of its rounds.
+    """
     from edge_sdk.streaming import StreamRunner
 
-    with open_pipeline(variant) as pipeline:
-        with StreamRunner(pipeline, source_from_uri(source), policy="block",
-                          max_frames=frames) as runner:
-            for _ in runner:
-                pass
-        return runner.stats.fps, runner.stats.dropped
+    per_round = max(2, -(-count // max(1, rounds)))
+    pipelines: list[Pipeline] = []
+    try:
+        for variant in variants:
+            pipelines.append(open_pipeline(variant))
+        rates: list[list[float]] = [[] for _ in variants]
+        dropped = [0 for _ in variants]
+        for _ in range(max(1, rounds)):
+            for i, pipeline in enumerate(pipelines):
+                with StreamRunner(pipeline, ReplaySource(frames, per_round), policy="block") as runner:
+                    for _result in runner:
+                        pass
+                rates[i].append(runner.stats.fps)
+                dropped[i] += runner.stats.dropped
+    finally:
+        for pipeline in pipelines:
+            pipeline.close()
+    return [(float(np.median(r)), d) for r, d in zip(rates, dropped)]
 
 
 def accuracy(variant: Variant, data: Path, split: str) -> dict[str, Any]:

@@ -5,11 +5,12 @@ JSON schema ``edge-sdk-bench/1`` (top level = the baseline, i.e. the first varia
 - ``stages.<stage>.{min,mean,p50,p90,p95,p99,max,std}`` — per-stage latency in ms, stages
   ``preprocess, segment, postprocess, crop, classify, total``;
 - ``throughput_fps.{sequential,streaming}`` — sequential: 1000 / mean total latency; streaming:
-  the streaming runtime's results per second over a lossless source (``null`` when not run);
+  the streaming runtime's results per second on the same frames replayed unpaced and lossless,
+  the variants taking turns (``null`` when not run);
 - ``sdk_overhead.{p50_ms,fraction}`` — total pipeline time minus the raw backend calls;
 - ``cpu_percent`` (process CPU time / wall time × 100), ``peak_rss_mb``, ``gpu_split_ms``
   (TensorRT: mean ``h2d``/``compute``/``d2h``), ``accuracy`` (with ``--data``), ``notes``;
-- ``env`` — machine, threads, packages, bundle digests, Jetson facts (``unknown`` elsewhere);
+- ``env`` — machine, threads and the thread budget, load average, packages, bundle digests, Jetson facts (``unknown`` elsewhere);
 - ``noise_warning`` — set when the spread says the machine was noisy;
 - ``int8_floor`` — MACs of each net (``counted_from``: the bundle whose graphs were counted),
   measured int8 ops/s, the floor in ms and p50 / floor; or ``{"error": why}`` when no variant's

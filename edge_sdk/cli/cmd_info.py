@@ -21,6 +21,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(f"onnxruntime providers: {', '.join(providers) if isinstance(providers, list) else providers}")
     cpu = info["cpu"]
     print(f"cpu:       {cpu['model']} ({cpu['usable_cores']} of {cpu['cores']} cores usable)")
+    print(f"threads:   {info['thread_budget']['text']}")
     gpus = info["gpus"]
     print("gpu:       " + ("; ".join(f"{g['name']} (driver {g['driver']}, cc {g['compute_capability']})"
                                      for g in gpus) if gpus else "none found (nvidia-smi)"))

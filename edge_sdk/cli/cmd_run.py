@@ -64,9 +64,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     output = writer = jsonl = None
     latencies, n_lesions = [], 0
     progress = Progress(sys.stderr)
-    runner = viewer = None
+    runner = viewer = budget = None
     try:
         with open_pipeline(args) as pipeline:
+            budget = getattr(pipeline, "thread_budget", None)  # a remote server has none
             smoother = None
             if args.smooth:
                 from edge_sdk.tracking import TemporalSmoother
@@ -130,6 +131,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print(f"processed {stats.processed} frame(s), failed {stats.failures}, lesions found "
                   f"{n_lesions}", file=sys.stderr)
             summary = stats.summary()
+            if budget is not None:
+                print(f"threads: {budget.describe()}", file=sys.stderr)
+                summary["threads"] = budget.to_dict()
             if output is not None:
                 summary.update(igtl_sent=output.sent, igtl_failed=output.failed)
             close_viewer(viewer, summary)

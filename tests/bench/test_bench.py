@@ -147,3 +147,17 @@ def test_fps_counts_intervals_not_frames() -> None:
 
     stats = StreamStats(processed=5, first_result=100.0, last_result=100.4)
     assert stats.fps == pytest.approx(10.0)
+
+
+def test_replay_source_streams_the_same_frames(tiny_bundle_dir: Path) -> None:
+    """Streaming is measured on the benchmark's frames, replayed without rendering costs."""
+    from edge_sdk.bench.measure import ReplaySource, streaming_fps
+    from edge_sdk.testing import synthetic_frame
+
+    frames = [synthetic_frame(seed=i) for i in range(3)]
+    with ReplaySource(frames, 7) as source:
+        got = [frame.pixels for frame in source]
+    assert len(got) == 7 and all(np.array_equal(g, frames[i % 3]) for i, g in enumerate(got))
+    variants = parse_compare("onnxruntime-fp32", None, tiny_bundle_dir, threads=1)
+    [(fps, dropped)] = streaming_fps(variants, frames, 6, rounds=2)
+    assert fps > 0 and dropped == 0
