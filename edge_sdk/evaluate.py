@@ -1,4 +1,4 @@
-"""Evaluate a pipeline on a dataset split (``edge-sdk eval``; the toolchain's accuracy gate)."""
+"""Evaluate a pipeline on dataset samples (``edge-sdk eval``; the toolchain's accuracy gate)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from edge_sdk._optional import import_optional
 from edge_sdk.dataset import Sample, read_gray, read_mask
+from edge_sdk.errors import DatasetError
 from edge_sdk.metrics import (
     BOOTSTRAP_RESAMPLES,
     binary_metrics,
@@ -40,7 +41,8 @@ def evaluate(pipeline: Pipeline, samples: Sequence[Sample], progress: bool = Tru
 
     Args:
         pipeline: An open pipeline.
-        samples: Dataset samples (e.g. ``load_samples(root, "test")``).
+        samples: Dataset samples (e.g. ``load_samples(root, "test")``, or the good rows of
+            :func:`edge_sdk.dataset.scan_samples`).
         progress: Show a tqdm progress bar on stderr.
         intervals: Add ``ci95``, bootstrap intervals of ``dice`` and ``auc`` (a few seconds;
             ``edge-sdk eval`` asks for them, the toolchain's many searches do not).
@@ -62,7 +64,13 @@ def evaluate(pipeline: Pipeline, samples: Sequence[Sample], progress: bool = Tru
         if sample.label == "normal":
             normal_flags.append(bool(result.lesions))
             continue
-        d, i = dice_iou(result.mask, read_mask(sample.mask_path))
+        truth = read_mask(sample.mask_path)
+        if truth.shape != result.mask.shape:
+            raise DatasetError(
+                f"dataset: the mask of {sample.id} is {truth.shape[1]}x{truth.shape[0]}, its image "
+                f"{result.mask.shape[1]}x{result.mask.shape[0]}; expected the same size. Fix: "
+                "replace the mask, or leave the row out (edge-sdk eval --skip-bad)")
+        d, i = dice_iou(result.mask, truth)
         dice.append(d)
         iou.append(i)
         y_true.append(1 if sample.label == "malignant" else 0)
