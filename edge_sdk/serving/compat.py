@@ -84,15 +84,19 @@ def library_version(lib: Path) -> str:
     return str(get_version().decode().split()[0])
 
 
-def check_interpreter(dist: TritonDist | None = None) -> str:
+def check_interpreter(dist: TritonDist | None = None, version: str | None = None) -> str:
     """Raise :class:`ServingError` unless the stub's ``libpython`` is this interpreter's build.
+
+    Args:
+        dist: The server distribution (default: the installed one).
+        version: The interpreter version to check (default: this one's, e.g. ``'3.11.2'``).
 
     Returns:
         The matching version, e.g. ``'3.11.2'``.
     """
     dist = dist or triton_dist()
     stub = dist.stub()
-    here = platform.python_version()
+    here = version or platform.python_version()
     if not stub.is_file():
         available = sorted(p.name for p in (dist.root / "python_backend_stubs").iterdir())
         raise ServingError(f"the bundled tritonserver has no python-backend stub for Python "

@@ -33,6 +33,8 @@ from edge_sdk.serving.compat import check_interpreter, import_pytriton
 
 logger = logging.getLogger(__name__)
 
+LAUNCH_ATTEMPTS = 3
+
 
 @dataclass(frozen=True)
 class ServeConfig:
@@ -165,9 +167,6 @@ class PipelineServer:
 
         check_interpreter()
         import_pytriton()
-        from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
-        from pytriton.triton import Triton, TritonConfig
-
         cfg = self.config
         self.bundle = load_bundle(cfg.bundle if cfg.bundle is not None else default_bundle_path())
         params = self.bundle.manifest.pipeline
@@ -177,23 +176,22 @@ class PipelineServer:
             for _ in range(cfg.instances):
                 self._pipelines.append(Pipeline(self.bundle, backend=cfg.backend, params=params,
                                                 backend_options={"threads": cfg.threads}))
-            triton_config = TritonConfig(
-                http_address=cfg.address, http_port=cfg.http_port, grpc_address=cfg.address,
-                grpc_port=cfg.grpc_port, metrics_address=cfg.address, metrics_port=cfg.metrics_port,
-                allow_gpu_metrics=False, log_verbose=1 if cfg.verbose else None)
-            self._triton = Triton(config=triton_config)
-            model_config = ModelConfig(
-                batching=True, max_batch_size=cfg.max_batch_size,
-                batcher=DynamicBatcher(max_queue_delay_microseconds=cfg.max_queue_delay_us)
-                if cfg.dynamic_batching else None)  # None: one request per call, never grouped
-            self._triton.bind(
-                model_name=wire.MODEL_NAME,
-                infer_func=[_Instance(p) for p in self._pipelines],
-                inputs=[Tensor(name=wire.INPUT, dtype=np.uint8, shape=(-1, -1, -1))],
-                outputs=[Tensor(name=n, dtype=d, shape=s) for n, d, s in wire.OUTPUTS],
-                config=model_config, strict=False)
-            self._add_metadata(server_metadata(self.bundle, params))
-            self._triton.run()
+            for attempt in range(1, LAUNCH_ATTEMPTS + 1):
+                try:
+                    self._launch(server_metadata(self.bundle, params))
+                    break
+                except Exception as exc:
+                    # PyTriton gives the 2nd..Nth instance 1 s to find the first one's hand-shake
+                    # socket; on a loaded machine the first one can be later, and the load fails
+                    self._stop_triton()
+                    if attempt == LAUNCH_ATTEMPTS:
+                        raise ServingError(
+                            f"serve: Triton did not load {wire.MODEL_NAME} in {attempt} attempts "
+                            f"({type(exc).__name__}: {exc}). Fix: run with --verbose to see "
+                            "Triton's log; with several instances on a loaded machine, try "
+                            "fewer --instances") from exc
+                    logger.warning("serve: model load failed (%s); attempt %d of %d",
+                                   exc, attempt + 1, LAUNCH_ATTEMPTS)
         except BaseException:
             self.stop()
             raise
@@ -201,14 +199,35 @@ class PipelineServer:
                     self.http_url, self.grpc_url, self.bundle.digest[:12])
         return self
 
+    def _launch(self, metadata: dict[str, str]) -> None:
+        """Start Triton with ``edge_sdk_pipeline`` bound to this server's pipelines."""
+        from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+        from pytriton.triton import Triton, TritonConfig
+
+        cfg = self.config
+        triton_config = TritonConfig(
+            http_address=cfg.address, http_port=cfg.http_port, grpc_address=cfg.address,
+            grpc_port=cfg.grpc_port, metrics_address=cfg.address, metrics_port=cfg.metrics_port,
+            allow_gpu_metrics=False, log_verbose=1 if cfg.verbose else None)
+        self._triton = Triton(config=triton_config)
+        model_config = ModelConfig(
+            batching=True, max_batch_size=cfg.max_batch_size,
+            batcher=DynamicBatcher(max_queue_delay_microseconds=cfg.max_queue_delay_us)
+            if cfg.dynamic_batching else None)  # None: one request per call, never grouped
+        self._triton.bind(
+            model_name=wire.MODEL_NAME,
+            infer_func=[_Instance(p) for p in self._pipelines],
+            inputs=[Tensor(name=wire.INPUT, dtype=np.uint8, shape=(-1, -1, -1))],
+            outputs=[Tensor(name=n, dtype=d, shape=s) for n, d, s in wire.OUTPUTS],
+            config=model_config, strict=False)
+        self._model().backend_parameters.update(metadata)
+        self._triton.run()
+
     def _model(self) -> Any:
         # PyTriton exposes no public hook for config parameters; reach the bound model's
         # generated config once, before the server loads it
         models = list(self._triton._model_manager.models)
         return models[0]._get_triton_model_config()
-
-    def _add_metadata(self, metadata: dict[str, str]) -> None:
-        self._model().backend_parameters.update(metadata)
 
     def serve_forever(self) -> None:
         """Block until interrupted or until Triton exits, then stop."""
@@ -219,13 +238,16 @@ class PipelineServer:
         finally:
             self.stop()
 
-    def stop(self) -> None:
+    def _stop_triton(self) -> None:
         triton, self._triton = self._triton, None
         if triton is not None:
             try:
                 triton.stop()
             except Exception as exc:  # noqa: BLE001 - shutting down: report, keep closing
                 logger.warning("serve: stopping Triton: %s", exc)
+
+    def stop(self) -> None:
+        self._stop_triton()
         for pipeline in self._pipelines:
             pipeline.close()
         self._pipelines = []
