@@ -9,11 +9,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from edge_sdk.cli import cmd_bench, cmd_engine, cmd_eval, cmd_info, cmd_run, cmd_view
+from edge_sdk.cli import cmd_bench, cmd_engine, cmd_eval, cmd_info, cmd_run, cmd_serve, cmd_view
 from edge_sdk.cli.common import Parser
 from edge_sdk.errors import EdgeSDKError
 
-COMMANDS = (cmd_info, cmd_run, cmd_view, cmd_eval, cmd_bench, cmd_engine)
+COMMANDS = (cmd_info, cmd_run, cmd_view, cmd_eval, cmd_bench, cmd_engine, cmd_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
