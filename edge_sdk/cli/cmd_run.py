@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edge_sdk.cli.cmd_serve import open_remote
 from edge_sdk.cli.common import (
     add_backend_args,
     open_pipeline,
@@ -66,7 +67,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr)
     runner = viewer = budget = None
     try:
-        with open_pipeline(args) as pipeline:
+        # --server: the same stream, each frame processed by a remote server
+        with open_remote(args) if args.server else open_pipeline(args) as pipeline:
             budget = getattr(pipeline, "thread_budget", None)  # a remote server has none
             smoother = None
             if args.smooth:
@@ -171,6 +173,9 @@ def add_run_args(run: argparse.ArgumentParser, source: str | None = None) -> Non
                      help="temporal smoothing: report a lesion after K consecutive frames")
     run.add_argument("--stall-timeout", type=float, default=2.0,
                      help="seconds without a frame before the source is reported stalled")
+    run.add_argument("--server", default=None, metavar="URL",
+                     help="process the frames on an edge-sdk serve / Triton server instead of "
+                          "in this process: http://HOST:8000 or grpc://HOST:8001")
     run.add_argument("--igtl-out", default=None, metavar="HOST:PORT",
                      help="send results over OpenIGTLink (label map IMAGE + scores STRING)")
     add_view_args(run)
