@@ -132,6 +132,10 @@ def test_failed_activation_releases_everything(rt, tmp_path: Path) -> None:
             trt.activate()
     finally:
         fakes.FakeRuntime.__init__ = original  # type: ignore[method-assign]
+    rt.fail_event_create = True  # fails after the stream exists
+    with pytest.raises(BackendError, match="cudaEventCreate"):
+        trt.activate()
+    rt.fail_event_create = False
     assert not trt.is_active and not rt.streams and not rt.events and not rt.pinned
     with trt:  # and it can be activated again
         assert trt.infer({"image": _dark_square()})["lesion_prob"].shape == (1, 1, SEG_SIZE, SEG_SIZE)

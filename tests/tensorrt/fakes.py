@@ -106,6 +106,7 @@ class FakeCudart:
         self.capturing: dict[int, list[Callable[[], None]]] = {}
         self.invalidate_next_capture = False
         self.invalidated: set[int] = set()
+        self.fail_event_create = False
         self.graphs: dict[int, list[Callable[[], None]]] = {}
         self.graphs_destroyed = 0
         self.execs: dict[int, list[Callable[[], None]]] = {}
@@ -260,7 +261,9 @@ class FakeCudart:
         return (OK,)
 
     # events
-    def cudaEventCreate(self) -> tuple[cudaError_t, Handle]:
+    def cudaEventCreate(self) -> tuple[cudaError_t, Handle | None]:
+        if self.fail_event_create:
+            return cudaError_t.cudaErrorMemoryAllocation, None
         event = Handle("cudaEvent_t")
         self.events.add(int(event))
         return OK, event

@@ -29,6 +29,9 @@ def test_profile_tuned_for_one_and_sized_for_the_largest(fake, tmp_path: Path) -
     assert _header(tmp_path / "cls.plan")["profiles"]["crop"] == [[1, 1, 32, 32], [1, 1, 32, 32],
                                                                   [8, 1, 32, 32]]
     assert meta["max_batch"] == 8 and meta["options"]["opt_batch"] == 1
+    build_engine(onnx_path, tmp_path / "again.plan", precision="fp32", onnx_precision="fp32",
+                 progress=None)
+    assert len(fake[0].loggers) == 1  # finding 11: one trt.Logger for every builder
     assert BatchProfile.for_engine(8, 2) == BatchProfile(1, 2, 8)
     assert BatchProfile.for_engine(1, 2) == BatchProfile(1, 1, 1)
 
