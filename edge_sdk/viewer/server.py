@@ -154,9 +154,11 @@ class ViewerServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/ws", self._feed)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        app.router.add_get("/favicon.ico", self._no_icon)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.address.host, self.address.port, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, self.address.host, self.address.port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         self._state_task = asyncio.get_running_loop().create_task(self._state_loop())
@@ -198,6 +200,9 @@ class ViewerServer:
             return refused
         return self._web.Response(body=self._assets["index.html"], content_type="text/html",
                                   charset="utf-8")
+
+    async def _no_icon(self, request: Any) -> Any:
+        return self._web.Response(status=204)
 
     async def _static(self, request: Any) -> Any:
         name = request.match_info["name"]

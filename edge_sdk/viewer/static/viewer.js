@@ -57,6 +57,7 @@ function showCounters(counters, ended) {
     const cell = row.insertCell();
     cell.colSpan = 3;
     cell.dataset.key = key;
+    cell.dataset.value = JSON.stringify(value);
     cell.textContent = fmt(value);
   }
   $('counter-caption').textContent = ended ? 'final (the run’s summary)' : 'live';
@@ -206,7 +207,7 @@ function drawHistogram() {
   const histogram = view.histograms && view.histograms[$('hist-stage').value];
   if (!histogram) return;
   const left = 40, top = 8, width = w - left - 8, height = h - top - 22;
-  const maxY = niceMax(Math.max(...histogram.counts));
+  const maxY = Math.max(4, Math.ceil(Math.max(...histogram.counts) / 4) * 4);  // whole counts
   axes(ctx, left, top, width, height, maxY, null);
   const n = histogram.counts.length, bar = width / n;
   ctx.fillStyle = COLORS[$('hist-stage').value];
