@@ -80,7 +80,8 @@ class GstSource(FrameSource):
         super().__init__()
         if "appsink" not in pipeline:
             raise SourceError(f"gst: the pipeline {pipeline!r} has no appsink; expected it to end "
-                              "in '... ! videoconvert ! video/x-raw,format=BGR ! appsink'")
+                              "in '... ! videoconvert ! video/x-raw,format=BGR ! appsink'. Fix: "
+                              "end the pipeline with that")
         self.pipeline = pipeline
         self.use_opencv = opencv_has_gstreamer() if use_opencv is None else use_opencv
         self._capture: Any = None

@@ -49,7 +49,8 @@ class V4l2Source(FrameSource):
                  capture_api: int = cv2.CAP_V4L2) -> None:
         super().__init__()
         if fourcc is not None and (len(fourcc) != 4 or fourcc.upper() not in FOURCCS):
-            raise SourceError(f"v4l2: fourcc {fourcc!r} is not supported; expected one of {FOURCCS}")
+            raise SourceError(f"v4l2: fourcc {fourcc!r} is not supported; expected one of {FOURCCS}. "
+                              "Fix: e.g. fourcc=MJPG")
         self.device = device
         self.fourcc = fourcc.upper() if fourcc else None
         self.size = size
