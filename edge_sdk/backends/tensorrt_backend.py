@@ -74,15 +74,15 @@ class TensorRTBackend(Backend):
         from edge_sdk.tensorrt.compat import require_tensorrt
 
         require_tensorrt()
-        import tensorrt as trt
-
         try:
-            return self._load(trt)
+            return self._load()
         except BaseException:
             self._release()  # a half-made activation must not leak its stream, timer or memory
             raise
 
-    def _load(self, trt: Any) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    def _load(self) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+        import tensorrt as trt  # typed here: mypy checks these calls against tensorrt-stubs
+
         from edge_sdk.tensorrt.compat import check_engine_compatible, logger, tensorrt_version
         from edge_sdk.tensorrt.cuda import (
             DeviceBuffer,
@@ -107,18 +107,18 @@ class TensorRTBackend(Backend):
                                f"Fix: edge-sdk build-engine --bundle {self.bundle_hint}")
         set_device(self.device)
         self._threads = {threading.get_ident()}
-        self._runtime = trt.Runtime(logger(trt))
+        runtime = self._runtime = trt.Runtime(logger(trt))
         dla_core = self.meta.get("dla_core")
         if dla_core is not None:
-            self._runtime.DLA_core = int(dla_core)  # a DLA plan runs on the core set here
-        engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+            runtime.DLA_core = int(dla_core)  # a DLA plan runs on the core set here
+        engine = runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if engine is None:
             raise BackendError(
                 f"tensorrt: could not deserialize {self.engine_path} (built for another TensorRT "
                 f"or GPU?). Fix: edge-sdk build-engine --bundle {self.bundle_hint}")
         self._engine = engine
-        self._context = engine.create_execution_context()
-        if self._context is None:
+        self._context = context = engine.create_execution_context()
+        if context is None:
             raise BackendError(f"tensorrt: could not create an execution context for "
                                f"{self.engine_path.name} (GPU memory exhausted?). Fix: free GPU "
                                "memory or build with a smaller --workspace / --max-lesions")

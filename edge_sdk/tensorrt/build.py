@@ -15,7 +15,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from edge_sdk.errors import BackendError, ConfigError
 from edge_sdk.tensorrt.compat import (
@@ -27,6 +27,9 @@ from edge_sdk.tensorrt.compat import (
     tensorrt_version,
 )
 from edge_sdk.tensorrt.cuda import device_properties, set_device
+
+if TYPE_CHECKING:  # checked against tensorrt-stubs; imported for real only inside build_engine
+    import tensorrt
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -55,7 +58,7 @@ class BatchProfile:
         return cls(1, min(max(1, opt_batch), max_batch), max_batch)
 
 
-def dynamic_inputs(network: Any) -> list[tuple[str, list[int]]]:
+def dynamic_inputs(network: tensorrt.INetworkDefinition) -> list[tuple[str, list[int]]]:
     """Names and shapes of the inputs whose batch (first) dimension is dynamic.
 
     Raises:
@@ -145,7 +148,7 @@ def progress_monitor(trt: Any, label: str, stream: TextIO | None) -> Any:
     return Monitor()
 
 
-def attach_timing_cache(trt: Any, config: Any, path: Path | None) -> None:
+def attach_timing_cache(config: tensorrt.IBuilderConfig, path: Path | None) -> None:
     """Give ``config`` the timing cache from ``path`` (if any), or a fresh one.
 
     ``set_timing_cache`` returns False when the file was made on another GPU or TensorRT
@@ -165,7 +168,7 @@ def attach_timing_cache(trt: Any, config: Any, path: Path | None) -> None:
         warnings.warn("TensorRT refused a fresh timing cache; building without one", stacklevel=3)
 
 
-def save_timing_cache(config: Any, path: Path | None) -> None:
+def save_timing_cache(config: tensorrt.IBuilderConfig, path: Path | None) -> None:
     if path is None:
         return
     cache = config.get_timing_cache()
@@ -249,7 +252,7 @@ def build_engine(
     if dla_core is not None:
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = dla_core
-    attach_timing_cache(trt, config, timing_cache)
+    attach_timing_cache(config, timing_cache)
     label = f"building {plan_path.name}"
     start = time.monotonic()
     monitor = None
