@@ -51,7 +51,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from edge_sdk.overlay import draw_overlay
     from edge_sdk.sources import IgtlSource, source_from_uri
     from edge_sdk.streaming import StreamRunner
-    from edge_sdk.timing import format_table, summarize
+    from edge_sdk.streaming.stats import LatencyHistogram, check_accounting
+    from edge_sdk.timing import format_table
 
     if args.save is not None and args.save.suffix.lower() not in VIDEO_SUFFIXES:
         raise ConfigError(f"--save {args.save}: expected a video file name ending in one of "
@@ -63,7 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           "Use a device, file or synthetic:// URI")
     source.open()  # a missing file or device fails here, before the models load
     output = writer = jsonl = None
-    latencies, n_lesions = [], 0
+    latencies, n_lesions = LatencyHistogram(), 0  # fixed memory: a list grew every frame
     progress = Progress(sys.stderr)
     runner = viewer = budget = None
     try:
@@ -94,7 +95,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             with runner:
                 for item in runner:
                     result = item.result
-                    latencies.append(result.latency_ms)
+                    latencies.add(result.latency_ms)
                     n_lesions += len(result.lesions)
                     if jsonl:
                         name = item.info.get("name") or f"{source.kind}#{item.frame_index}"
@@ -116,6 +117,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                             canvas = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
                         writer.write(canvas)
                     progress.update(runner.stats)
+            check_accounting(runner.stats)  # every captured frame ended somewhere, once
     finally:
         source.close()
         if writer is not None:
@@ -141,7 +143,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             close_viewer(viewer, summary)
             print("summary: " + json.dumps(summary), file=sys.stderr)
             if latencies:
-                print(format_table(summarize(latencies)), file=sys.stderr)
+                print(format_table(latencies.summary()), file=sys.stderr)
     return 1 if runner is not None and runner.stats.failures else 0
 
 
