@@ -1,0 +1,34 @@
+# Sourced by the recipes in this folder: where the runs go, where the data is, and two helpers.
+# OUT (the recipe's first argument, default runs/ in the repository) holds every checkpoint,
+# bundle and report a recipe writes; nothing else is written, except the shipped default when
+# SHIP=1 is set.
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+OUT="$(realpath -m "${1:-$REPO/runs}")"
+export BUSI_DIR="${BUSI_DIR:-$REPO/../shared/data/busi}"
+DATA="$BUSI_DIR"
+cd "$REPO"
+mkdir -p "$OUT"
+if [ ! -f "$DATA/splits.csv" ]; then
+    echo "recipe: no BUSI dataset at $DATA (labels.csv, splits.csv, images/, masks/)." \
+         "Fix: set BUSI_DIR to the dataset folder" >&2
+    exit 1
+fi
+command -v edge-sdk-export >/dev/null || {
+    echo "recipe: edge-sdk-export not found. Fix: pip install -e '.[export]'" >&2; exit 1; }
+
+# need FILE RECIPE: stop unless an earlier recipe's output exists.
+need() {
+    [ -e "$1" ] || { echo "recipe: $1 is missing. Fix: bash export/recipes/$2 $OUT first" >&2; exit 1; }
+}
+
+# gate_may_fail CMD...: a bundle build whose accuracy gate fails exits 3 and keeps the bundle;
+# the recipes that document such a failure carry on, any other error stops them.
+gate_may_fail() {
+    local status=0
+    "$@" || status=$?
+    if [ "$status" = 3 ]; then
+        echo "recipe: gate failed (exit 3), as documented; the bundle is kept" >&2
+    elif [ "$status" != 0 ]; then
+        exit "$status"
+    fi
+}
