@@ -1,0 +1,105 @@
+"""Thread budgets side by side: sequential and streaming throughput of each, in one run.
+
+    python benchmarks/thread_budget.py [--bundle DIR] [--frames 40] [--rounds 5] [--json OUT]
+
+Every candidate budget gets its own pipeline (its own sessions); the candidates take turns,
+``--rounds`` times: each turn runs ``--frames`` frames through ``Pipeline.process`` (sequential)
+and then ``2 × --frames`` through the streaming runtime, on the same in-memory frames replayed
+unpaced and lossless. A candidate's figures are medians over its turns, so that a shared
+machine's drift lands on every candidate alike. The default of
+:func:`edge_sdk.thread_budget.thread_budget` is the candidate this measured best.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edge_sdk import Pipeline
+from edge_sdk.bench.measure import ReplaySource, load_frames
+from edge_sdk.bundle import default_bundle_path
+from edge_sdk.streaming import StreamRunner
+from edge_sdk.thread_budget import StageThreads, ThreadBudget, usable_cores
+
+
+def candidates(cores: int) -> dict[str, ThreadBudget]:
+    """The budgets compared: the old default (every stage every core, spinning pools) and
+    the ways of sharing the cores out."""
+    every, rest = StageThreads(cores), StageThreads(max(1, cores - 1))
+    return {
+        f"{cores}+{cores} spinning (old default)": ThreadBudget(
+            cores, StageThreads(cores, True), StageThreads(cores, True), "old"),
+        f"{cores}+{cores}": ThreadBudget(cores, every, every, "candidate"),
+        f"{cores}+1 (default)": ThreadBudget(cores, every, StageThreads(1), "candidate"),
+        f"{cores}+1 spinning segmenter": ThreadBudget(
+            cores, StageThreads(cores, True), StageThreads(1), "candidate"),
+        f"{max(1, cores - 1)}+1": ThreadBudget(cores, rest, StageThreads(1), "candidate"),
+        "1+1": ThreadBudget(cores, StageThreads(1), StageThreads(1), "candidate"),
+    }
+
+
+def measure(bundle: Path, frames: list[np.ndarray], count: int, rounds: int) -> dict[str, dict]:
+    budgets = candidates(usable_cores())
+    pipelines = {name: Pipeline(bundle, threads=b) for name, b in budgets.items()}
+    out: dict[str, dict] = {n: {"sequential_fps": [], "streaming_fps": [], "segment_p50_ms": [],
+                                "classify_p50_ms": []} for n in budgets}
+    try:
+        for _ in range(rounds):
+            for name, pipeline in pipelines.items():
+                for frame in frames[:3]:  # warm caches after the other candidates ran
+                    pipeline.process(frame)
+                start, stages = time.perf_counter(), []
+                for i in range(count):
+                    stages.append(pipeline.process(frames[i % len(frames)]).latency_ms)
+                row = out[name]
+                row["sequential_fps"].append(count / (time.perf_counter() - start))
+                row["segment_p50_ms"].append(float(np.median([s.segment for s in stages])))
+                row["classify_p50_ms"].append(float(np.median([s.classify for s in stages])))
+                with StreamRunner(pipeline, ReplaySource(frames, 2 * count), policy="block") as runner:
+                    for _result in runner:
+                        pass
+                row["streaming_fps"].append(runner.stats.fps)
+    finally:
+        for pipeline in pipelines.values():
+            pipeline.close()
+    return {name: {**{k: float(np.median(v)) for k, v in row.items()},
+                   "streaming_over_sequential": float(np.median(
+                       np.array(row["streaming_fps"]) / np.array(row["sequential_fps"]))),
+                   "rounds": row}
+            for name, row in out.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", type=Path, default=None)
+    parser.add_argument("--source", default="synthetic://?fps=0&size=800x600&seed=0")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    frames = load_frames(args.source, 30)
+    results = measure(args.bundle or default_bundle_path(), frames, args.frames, args.rounds)
+    print(f"{usable_cores()} usable cores, load average before/after: see JSON; "
+          f"{args.rounds} rounds of {args.frames} sequential + {2 * args.frames} streaming frames")
+    print("| budget (segmenter+classifier threads) | sequential fps | streaming fps | "
+          "streaming / sequential | segment p50 ms | classify p50 ms |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, r in results.items():
+        print(f"| {name} | {r['sequential_fps']:.1f} | {r['streaming_fps']:.1f} | "
+              f"{r['streaming_over_sequential']:.2f} | {r['segment_p50_ms']:.1f} | "
+              f"{r['classify_p50_ms']:.1f} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"load_average": os.getloadavg(), "results": results},
+                                        indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
