@@ -70,6 +70,8 @@ class LiveViewer:
         self._encoder: threading.Thread | None = None
         self._summary: dict[str, Any] | None = None
         self.encoded = 0
+        self.encode_cpu_s = 0.0
+        """CPU time the encoder thread spent drawing and encoding (s)."""
         self.withheld = 0
         """Frames not sent because no imaging area was found in them (see ``frames``)."""
 
@@ -132,7 +134,8 @@ class LiveViewer:
     def counters(self) -> dict[str, int]:
         return {"published": self._published, "encoded": self.encoded, "withheld": self.withheld,
                 "skipped": self.skipped, "browsers": self.server.clients,
-                "connections": self.server.connections}
+                "connections": self.server.connections,
+                "cpu_s": round(self.encode_cpu_s + self.server.cpu_s, 3)}
 
     # ---- the server's side ------------------------------------------------------------------
     def _hello(self) -> dict[str, Any]:
@@ -172,11 +175,13 @@ class LiveViewer:
                 self._rendered_upto = seq
             if item is None:
                 continue
+            cpu = time.thread_time()
             try:
                 jpeg = self.renderer.render(item)
             except Exception:  # the viewer must never stop the run (logged with its traceback)
                 logger.exception("viewer: could not draw frame %d", item.frame_index)
                 jpeg = None
+            self.encode_cpu_s += time.thread_time() - cpu
             if jpeg is None:
                 self.withheld += 1
                 continue  # the browser still waits: the next result will be tried

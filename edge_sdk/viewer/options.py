@@ -78,4 +78,4 @@ def close_viewer(viewer: Any, summary: dict[str, Any]) -> None:
     viewer.close()
     counters = viewer.counters()
     summary.update(view_frames_encoded=counters["encoded"], view_skipped=counters["skipped"],
-                   view_withheld=counters["withheld"])
+                   view_withheld=counters["withheld"], view_cpu_s=counters["cpu_s"])

@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -72,6 +73,8 @@ class ViewerServer:
         self._assets: dict[str, bytes] = {}
         self.port = address.port
         self.connections = 0
+        self.cpu_s = 0.0
+        """CPU time of the server's thread so far (s), updated with each state message."""
 
     # ---- lifecycle (called from the run's thread) ------------------------------------------
     def start(self) -> None:
@@ -164,6 +167,7 @@ class ViewerServer:
         self._state_task = asyncio.get_running_loop().create_task(self._state_loop())
 
     async def _shutdown(self) -> None:
+        self.cpu_s = time.thread_time()
         self._state_task.cancel()
         for client in list(self._clients):
             await client.ws.close(code=1001, message=b"stream ended")
@@ -274,6 +278,7 @@ class ViewerServer:
     async def _state_loop(self) -> None:
         while True:
             await asyncio.sleep(STATE_EVERY_S)
+            self.cpu_s = time.thread_time()  # this thread's CPU: what serving costs
             if not self._clients:
                 continue  # nobody looks: compute nothing
             text = json.dumps(self._state())

@@ -64,7 +64,8 @@ function showCounters(counters, ended) {
 }
 
 function showViewer(v) {
-  for (const key of ['published', 'encoded', 'skipped', 'withheld', 'browsers']) $('v-' + key).textContent = v[key];
+  for (const key of ['published', 'encoded', 'skipped', 'withheld', 'browsers', 'cpu_s']) $('v-' + key).textContent = v[key] ?? '–';
+  $('v-shown').textContent = view.framesReceived;
   $('v-page-reconnects').textContent = view.pageReconnects;
 }
 
