@@ -109,6 +109,7 @@ class Pipeline:
         self.params = params or manifest.pipeline
         self._frames = 0
         self._seg_in: np.ndarray | None = None
+        self._cls_in: np.ndarray | None = None
         # "auto" resolves to a kind plus options (e.g. ORT providers); explicit options win
         self.backend_choice = choose_backend(backend)
         self.backend_kind = self.backend_choice.kind
@@ -349,9 +350,16 @@ class Pipeline:
     def _classify(self, crops: list[np.ndarray]) -> np.ndarray:
         """Classify all crops of a frame: one batched call with a dynamic-batch classifier."""
         spec = self.bundle.manifest.classifier
-        batch = np.stack(crops)
+        count = len(crops) * (2 if self.params.classifier_hflip else 1)
+        shape = (count,) + crops[0].shape
+        if (self._cls_in is None or self._cls_in.shape[0] < count
+                or self._cls_in.shape[1:] != shape[1:] or self._cls_in.dtype != crops[0].dtype):
+            self._cls_in = np.empty((max(count, 2 * self.params.max_lesions),) + shape[1:],
+                                    crops[0].dtype)
+        batch = self._cls_in[:count]  # one array reused for every frame's crops
+        np.stack(crops, out=batch[: len(crops)])
         if self.params.classifier_hflip:  # mirrors ride in the same batch; averaged below
-            batch = np.concatenate([batch, batch[..., ::-1]])
+            batch[len(crops):] = batch[: len(crops), ..., ::-1]
         fixed = spec.input.shape[0]
         if fixed == -1:
             chunks = [batch]

@@ -277,3 +277,24 @@ def test_region_statistics_match_opencv(noise_scale: int, sort_limit: int,
     expected.sort(key=lambda r: (-r[1], r[0]))
     assert [(r.bbox, r.area_px) for r in regions] == [(e[0], e[1]) for e in expected]
     np.testing.assert_allclose([r.seg_score for r in regions], [e[2] for e in expected], rtol=1e-5)
+
+
+@pytest.mark.parametrize("hflip", [False, True])
+def test_reused_input_arrays_give_fresh_results(tiny_bundle: Bundle, hflip: bool) -> None:
+    """The segmenter input and the classifier batch are reused from frame to frame; frames
+    with 2, 1, 0 and 2 lesions give what a fresh pipeline gives for each."""
+    params = dataclasses.replace(tiny_bundle.manifest.pipeline, segmenter_hflip=hflip,
+                                 classifier_hflip=hflip)
+    frames = [synthetic_frame(300, 400, lesions=lesions, seed=i) for i, lesions in enumerate(
+        [[(100, 100, 40, 25), (290, 200, 20, 30)], [(200, 150, 30, 30)], [],
+         [(120, 90, 25, 35), (300, 220, 30, 20)]])]
+    cpu = {"providers": ["CPUExecutionProvider"]}
+    with Pipeline(tiny_bundle, backend_options=cpu, params=params) as reused:
+        got = [reused.process(frame) for frame in frames]
+    for frame, result in zip(frames, got):
+        with Pipeline(tiny_bundle, backend_options=cpu, params=params) as fresh:
+            expected = fresh.process(frame)
+        assert np.array_equal(result.mask, expected.mask)
+        assert [(l.bbox, l.malignancy) for l in result.lesions] == \
+            [(l.bbox, l.malignancy) for l in expected.lesions]
+    assert [len(r.lesions) for r in got] == [2, 1, 0, 2]
