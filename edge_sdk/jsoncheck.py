@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 from edge_sdk.errors import BundleError
@@ -25,6 +27,8 @@ MAX_JSON_BYTES = 8 << 20
 
 MAX_JSON_DEPTH = 32
 """Deepest nesting of objects and lists accepted (the shipped manifest nests 8 deep)."""
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 FIX = ("Fix: correct the field in manifest.json, or write the bundle again with the export "
        "toolchain (every field: docs/manifest.schema.json)")
@@ -182,3 +186,49 @@ def free_form(value: Any, path: str, max_items: int = 100_000) -> dict[str, Any]
         elif item is not None and not isinstance(item, (str, int, float, bool)):
             raise fail(where, item, "a JSON value (object, list, string, number, bool, null)")
     return dict(value)
+
+
+# ---- readers for the dataclass constructors (numpy numbers from the toolchain accepted) ----
+def choice(value: Any, allowed: Sequence[str], where: str) -> str:
+    """One of ``allowed`` (strings only: ``1`` is not ``"1"``)."""
+    if not isinstance(value, str) or value not in allowed:
+        raise fail(where, value, f"one of {list(allowed)}")
+    return value
+
+
+def file_name(value: Any, where: str) -> str:
+    """A relative file name inside the bundle: text, no NUL or control characters."""
+    return string(value, where, max_len=1024)
+
+
+def int_tuple(values: Any, where: str) -> tuple[int, ...]:
+    """A constructor's sequence of whole numbers (numpy ints too; never bools or floats)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or any(
+            isinstance(v, bool) or not isinstance(v, Integral) for v in values):
+        raise fail(where, values, "a list of integers")
+    return tuple(int(v) for v in values)
+
+
+def real_tuple(values: Any, where: str, positive: bool = False) -> tuple[float, ...]:
+    """A constructor's sequence of finite numbers (> 0 when ``positive``)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values or any(
+            isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v)
+            or (positive and v <= 0) for v in values):
+        raise fail(where, values, "a list of finite numbers" + (" > 0" if positive else ""))
+    return tuple(float(v) for v in values)
+
+
+def real(value: Any, where: str, low: float, high: float, low_open: bool = False,
+         high_open: bool = False) -> float:
+    """A finite number in the interval; numpy scalars are accepted and become floats."""
+    if isinstance(value, Real) and not isinstance(value, bool):
+        value = float(value)  # numpy scalars from the toolchain are fine
+    return number(value, where, low, high, low_open, high_open)
+
+
+def sha256(value: Any, where: str) -> None:
+    """A sha256 digest as the manifest spells it."""
+    if not isinstance(value, str) or _SHA256.fullmatch(value) is None:
+        raise fail(where, value, "64 lowercase hex digits (the file's sha256)",
+                   "Fix: write the manifest with edge_sdk.write_bundle_manifest, which "
+                   "computes every digest from the files")

@@ -13,11 +13,9 @@ The same rules, for other tools, are in ``docs/manifest.schema.json``.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 from edge_sdk import jsoncheck as jc
@@ -38,42 +36,6 @@ MAX_DIM = 8192
 MAX_LESIONS = 64
 """Largest ``pipeline.max_lesions`` accepted (each lesion is one classifier crop per frame)."""
 MAX_ARTIFACTS = 64
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def _choice(value: Any, allowed: Sequence[str], where: str) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise jc.fail(where, value, f"one of {list(allowed)}")
-    return value
-
-
-def _file_name(value: Any, where: str) -> str:
-    """A relative file name inside the bundle: text, no NUL or control characters."""
-    return jc.string(value, where, max_len=1024)
-
-
-def _ints(values: Any, where: str) -> tuple[int, ...]:
-    """A constructor's sequence of whole numbers (numpy ints too; never bools or floats)."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or any(
-            isinstance(v, bool) or not isinstance(v, Integral) for v in values):
-        raise jc.fail(where, values, "a list of integers")
-    return tuple(int(v) for v in values)
-
-
-def _reals(values: Any, where: str, positive: bool = False) -> tuple[float, ...]:
-    """A constructor's sequence of finite numbers (> 0 when ``positive``)."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values or any(
-            isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v)
-            or (positive and v <= 0) for v in values):
-        raise jc.fail(where, values, "a list of finite numbers" + (" > 0" if positive else ""))
-    return tuple(float(v) for v in values)
-
-
-def _real(value: Any, where: str, low: float, high: float, low_open: bool = False,
-          high_open: bool = False) -> float:
-    if isinstance(value, Real) and not isinstance(value, bool):
-        value = float(value)  # numpy scalars from the toolchain are fine
-    return jc.number(value, where, low, high, low_open, high_open)
 
 
 @dataclass(frozen=True)
@@ -95,22 +57,22 @@ class InputSpec:
     def __post_init__(self) -> None:
         where = f"input {self.name!r}"
         jc.string(self.name, f"{where}.name")
-        shape = _ints(self.shape, f"{where}.shape")
+        shape = jc.int_tuple(self.shape, f"{where}.shape")
         if len(shape) != 4:
             raise jc.fail(f"{where}.shape", list(shape), "NCHW: a list of 4 integers")
         if not (shape[0] == -1 or 1 <= shape[0] <= 1024) or any(
                 not 1 <= d <= MAX_DIM for d in shape[1:]):
             raise jc.fail(f"{where}.shape", list(shape), "positive sizes (height and width at "
                           f"most {MAX_DIM}, batch at most 1024), -1 allowed only for the batch")
-        _choice(self.dtype, INPUT_DTYPES, f"{where}.dtype")
-        _choice(self.color, COLOR_MODES, f"{where}.color")
+        jc.choice(self.dtype, INPUT_DTYPES, f"{where}.dtype")
+        jc.choice(self.color, COLOR_MODES, f"{where}.color")
         channels = 1 if self.color == "gray" else 3
         if shape[1] != channels:
             raise jc.fail(f"{where}.shape", list(shape), f"{channels} channel(s) at index 1, as "
                           f"colour mode '{self.color}' has")
-        scale = _real(self.scale, f"{where}.normalization.scale", 0.0, 1e6, low_open=True)
-        mean = _reals(self.mean, f"{where}.normalization.mean")
-        std = _reals(self.std, f"{where}.normalization.std", positive=True)
+        scale = jc.real(self.scale, f"{where}.normalization.scale", 0.0, 1e6, low_open=True)
+        mean = jc.real_tuple(self.mean, f"{where}.normalization.mean")
+        std = jc.real_tuple(self.std, f"{where}.normalization.std", positive=True)
         for label, values in (("mean", mean), ("std", std)):
             if len(values) not in (1, channels):
                 raise jc.fail(f"{where}.normalization.{label}", list(values),
@@ -150,8 +112,8 @@ class InputSpec:
         name = jc.string(data["name"], f"{where}.name")
         try:
             return cls(name=name, shape=tuple(shape),
-                       dtype=_choice(data.get("dtype", "float32"), INPUT_DTYPES, f"{where}.dtype"),
-                       color=_choice(data["color"], COLOR_MODES, f"{where}.color"),
+                       dtype=jc.choice(data.get("dtype", "float32"), INPUT_DTYPES, f"{where}.dtype"),
+                       color=jc.choice(data["color"], COLOR_MODES, f"{where}.color"),
                        scale=jc.number(norm["scale"], f"{where}.normalization.scale", 0.0, 1e6,
                                        low_open=True),
                        mean=values["mean"], std=values["std"])
@@ -212,30 +174,23 @@ class ArtifactSpec:
 
     def __post_init__(self) -> None:
         where = f"artifact {self.file!r}"
-        _choice(self.kind, ARTIFACT_KINDS, f"{where}.kind")
-        _file_name(self.file, f"{where}.file")
-        _check_sha256(self.sha256, f"{where}.sha256")
+        jc.choice(self.kind, ARTIFACT_KINDS, f"{where}.kind")
+        jc.file_name(self.file, f"{where}.file")
+        jc.sha256(self.sha256, f"{where}.sha256")
         if not isinstance(self.meta, Mapping):
             raise jc.fail(f"{where}.meta", self.meta, "a JSON object")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str) -> ArtifactSpec:
         data = jc.obj(data, where, ("kind", "file", "sha256"), ("meta",))
-        kind = _choice(data["kind"], ARTIFACT_KINDS, f"{where}.kind")
-        file = _file_name(data["file"], f"{where}.file")
-        _check_sha256(data["sha256"], f"{where}.sha256")
+        kind = jc.choice(data["kind"], ARTIFACT_KINDS, f"{where}.kind")
+        file = jc.file_name(data["file"], f"{where}.file")
+        jc.sha256(data["sha256"], f"{where}.sha256")
         return cls(kind=kind, file=file, sha256=data["sha256"],
                    meta=jc.free_form(data.get("meta", {}), f"{where}.meta"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "file": self.file, "sha256": self.sha256, "meta": dict(self.meta)}
-
-
-def _check_sha256(value: Any, where: str) -> None:
-    if not isinstance(value, str) or _SHA256.fullmatch(value) is None:
-        raise jc.fail(where, value, "64 lowercase hex digits (the file's sha256)",
-                      "Fix: write the manifest with edge_sdk.write_bundle_manifest, which "
-                      "computes every digest from the files")
 
 
 @dataclass(frozen=True)
@@ -251,11 +206,11 @@ class ModelSpec:
     artifacts: tuple[ArtifactSpec, ...] = ()
 
     def __post_init__(self) -> None:
-        _choice(self.role, MODEL_ROLES, "models.<role>")
+        jc.choice(self.role, MODEL_ROLES, "models.<role>")
         where = f"models.{self.role}"
-        _file_name(self.file, f"{where}.file")
-        _choice(self.precision, PRECISIONS, f"{where}.precision")
-        _check_sha256(self.sha256, f"{where}.sha256")
+        jc.file_name(self.file, f"{where}.file")
+        jc.choice(self.precision, PRECISIONS, f"{where}.precision")
+        jc.sha256(self.sha256, f"{where}.sha256")
         if not isinstance(self.input, InputSpec):
             raise jc.fail(f"{where}.input", self.input, "an InputSpec")
         if not isinstance(self.outputs, tuple) or len(self.outputs) != 1 or not all(
@@ -268,7 +223,7 @@ class ModelSpec:
         allowed = (
             SEGMENTER_OUTPUT_MEANINGS if self.role == "segmenter" else CLASSIFIER_OUTPUT_MEANINGS
         )
-        _choice(self.outputs[0].meaning, allowed, f"{where}.outputs[0].meaning")
+        jc.choice(self.outputs[0].meaning, allowed, f"{where}.outputs[0].meaning")
         if self.role == "segmenter" and self.input.dynamic_batch:
             raise jc.fail(f"{where}.input.shape", list(self.input.shape),
                           "a fixed batch of 1 for the segmenter (one frame at a time)")
@@ -288,12 +243,12 @@ class ModelSpec:
                       ("artifacts",))
         outputs = jc.array(data["outputs"], f"{where}.outputs", 1, 1)
         artifacts = jc.array(data.get("artifacts", []), f"{where}.artifacts", 0, MAX_ARTIFACTS)
-        _check_sha256(data["sha256"], f"{where}.sha256")
+        jc.sha256(data["sha256"], f"{where}.sha256")
         return cls(
             role=role,
-            file=_file_name(data["file"], f"{where}.file"),
+            file=jc.file_name(data["file"], f"{where}.file"),
             sha256=data["sha256"],
-            precision=_choice(data["precision"], PRECISIONS, f"{where}.precision"),
+            precision=jc.choice(data["precision"], PRECISIONS, f"{where}.precision"),
             input=InputSpec.from_dict(data["input"], f"{where}.input"),
             outputs=tuple(OutputSpec.from_dict(o, f"{where}.outputs[{i}]")
                           for i, o in enumerate(outputs)),
@@ -332,13 +287,13 @@ class PipelineParams:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        put("segmentation_threshold", _real(self.segmentation_threshold,
+        put("segmentation_threshold", jc.real(self.segmentation_threshold,
                                             "pipeline.segmentation_threshold", 0.0, 1.0, True, True))
-        put("min_lesion_area_fraction", _real(self.min_lesion_area_fraction,
+        put("min_lesion_area_fraction", jc.real(self.min_lesion_area_fraction,
                                               "pipeline.min_lesion_area_fraction", 0.0, 1.0,
                                               high_open=True))
-        put("roi_margin", _real(self.roi_margin, "pipeline.roi_margin", 0.0, 2.0))
-        put("decision_threshold", _real(self.decision_threshold, "pipeline.decision_threshold",
+        put("roi_margin", jc.real(self.roi_margin, "pipeline.roi_margin", 0.0, 2.0))
+        put("decision_threshold", jc.real(self.decision_threshold, "pipeline.decision_threshold",
                                         0.0, 1.0))
         if isinstance(self.max_lesions, bool) or not isinstance(self.max_lesions, Integral):
             raise jc.fail("pipeline.max_lesions", self.max_lesions,
