@@ -80,6 +80,13 @@ class StreamStats:
     def dropped(self) -> int:
         return self.dropped_at_source + self.dropped_in_runtime
 
+    @property
+    def in_flight(self) -> int:
+        """Captured frames not yet processed, failed, dropped or discarded: inside the stages
+        while the stream runs, and 0 once it has stopped (see :func:`check_accounting`)."""
+        return self.captured - (self.processed + self.failed + self.dropped_in_runtime
+                                + self.discarded_at_stop)
+
     def progress_line(self) -> str:
         """One line for a terminal, e.g. ``29.9 fps | latency p50 8.1 ms | ...``."""
         line = (f"{self.fps:5.1f} fps | latency p50 {self.latency_p50_ms:6.1f} ms | captured "
@@ -98,7 +105,8 @@ class StreamStats:
             "source_errors": self.source_errors,
             "dropped_at_source": self.dropped_at_source,
             "dropped_in_runtime": self.dropped_in_runtime,
-            "discarded_at_stop": self.discarded_at_stop, "reconnects": self.reconnects,
+            "discarded_at_stop": self.discarded_at_stop, "in_flight": self.in_flight,
+            "reconnects": self.reconnects,
             "stalls": self.stalls, "fps": round(self.fps, 3),
             "latency_p50_ms": round(self.latency_p50_ms, 3) if self.latencies_ms else None,
             "elapsed_s": round(time.monotonic() - self.started, 3),
@@ -115,9 +123,8 @@ def check_accounting(stats: StreamStats) -> None:
     ``captured == processed + failed + dropped_in_runtime + discarded_at_stop`` (frames dropped
     at the source and failed reads were never captured, so they are outside the sum).
     """
-    total = (stats.processed + stats.failed + stats.dropped_in_runtime
-             + stats.discarded_at_stop)
-    if stats.captured != total:
+    if stats.in_flight:
+        total = stats.captured - stats.in_flight
         raise AccountingError(
             f"streaming: {stats.captured} frame(s) captured but {total} accounted for (processed "
             f"{stats.processed}, failed {stats.failed}, dropped {stats.dropped_in_runtime}, "
