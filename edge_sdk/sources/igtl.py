@@ -146,6 +146,8 @@ class IgtlConnection:
                 message = self._decode(pyigtl, header, body)
                 if message is not None:
                     return message
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None  # a flood of unknown types must not hold the caller forever
                 continue
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
@@ -307,6 +309,8 @@ class IgtlSource(FrameSource):
                                                     or message.device_name == self.device):
                 return image_to_frame(message)
             self.skipped_messages += 1  # transforms, strings, other devices: not frames
+            if deadline is not None and time.monotonic() >= deadline:
+                return None  # a flood of other messages must not hold the runtime forever
 
     def _close(self) -> None:
         self.connection.close()

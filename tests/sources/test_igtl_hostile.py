@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -154,6 +155,26 @@ def test_reconnects_back_off_against_a_server_that_answers_http(tiny_bundle_dir)
     assert 2 <= connections <= 10, connections
     assert runner.stats.source_errors == runner.stats.reconnects or \
         abs(runner.stats.source_errors - runner.stats.reconnects) <= 1
+
+
+@pytest.mark.parametrize("kind", [b"STRING", b"STATUS"])  # known to pyigtl, and not
+def test_a_flood_of_other_messages_still_times_out(kind):
+    from edge_sdk.sources.base import SourceTimeout
+
+    body = struct.pack(">HH", 3, 5) + b"hello" if kind == b"STRING" else b"\0" * 30
+    message = header(kind, b"Other", len(body)) + body
+
+    def flood(conn: socket.socket, n: int) -> None:
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            conn.sendall(message * 200)
+
+    with RawServer(flood) as server, IgtlSource("127.0.0.1", server.port) as source:
+        start = time.monotonic()
+        with pytest.raises(SourceTimeout):
+            source.read(timeout=0.3)
+        assert time.monotonic() - start < 3.0 and source.skipped_messages + \
+            source.connection.messages_received > 0
 
 
 def test_igtl_uri_without_an_address_is_refused():
