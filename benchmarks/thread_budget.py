@@ -34,17 +34,19 @@ def candidates(cores: int) -> dict[str, ThreadBudget]:
     return {
         f"{cores}+{cores} spinning (old default)": ThreadBudget(
             cores, StageThreads(cores, True), StageThreads(cores, True), "old"),
-        f"{cores}+{cores}": ThreadBudget(cores, every, every, "candidate"),
-        f"{cores}+1 (default)": ThreadBudget(cores, every, StageThreads(1), "candidate"),
+        f"{cores}+{cores} (default)": ThreadBudget(cores, every, every, "candidate"),
+        f"{cores}+1": ThreadBudget(cores, every, StageThreads(1), "candidate"),
         f"{cores}+1 spinning segmenter": ThreadBudget(
             cores, StageThreads(cores, True), StageThreads(1), "candidate"),
         f"{max(1, cores - 1)}+1": ThreadBudget(cores, rest, StageThreads(1), "candidate"),
         "1+1": ThreadBudget(cores, StageThreads(1), StageThreads(1), "candidate"),
-    }
+    }  # on 2 cores "1+1" is also the n-1 split: one entry
 
 
-def measure(bundle: Path, frames: list[np.ndarray], count: int, rounds: int) -> dict[str, dict]:
-    budgets = candidates(usable_cores())
+def measure(bundle: Path, frames: list[np.ndarray], count: int, rounds: int,
+            only: list[str] | None = None) -> dict[str, dict]:
+    budgets = {name: budget for name, budget in candidates(usable_cores()).items()
+               if not only or any(name.startswith(o) for o in only)}
     pipelines = {name: Pipeline(bundle, threads=b) for name, b in budgets.items()}
     out: dict[str, dict] = {n: {"sequential_fps": [], "streaming_fps": [], "segment_p50_ms": [],
                                 "classify_p50_ms": []} for n in budgets}
@@ -82,11 +84,15 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--only", default=None,
+                        help="comma-separated name prefixes of the budgets to run, e.g. 1+1,2+2")
     args = parser.parse_args()
     frames = load_frames(args.source, 30)
-    results = measure(args.bundle or default_bundle_path(), frames, args.frames, args.rounds)
-    print(f"{usable_cores()} usable cores, load average before/after: see JSON; "
-          f"{args.rounds} rounds of {args.frames} sequential + {2 * args.frames} streaming frames")
+    load_before = os.getloadavg()
+    results = measure(args.bundle or default_bundle_path(), frames, args.frames, args.rounds,
+                      args.only.split(",") if args.only else None)
+    print(f"{usable_cores()} usable cores, load average {load_before[0]:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after; {args.rounds} rounds of {args.frames} sequential + {2 * args.frames} streaming frames")
     print("| budget (segmenter+classifier threads) | sequential fps | streaming fps | "
           "streaming / sequential | segment p50 ms | classify p50 ms |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -96,7 +102,8 @@ def main() -> int:
               f"{r['classify_p50_ms']:.1f} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"load_average": os.getloadavg(), "results": results},
+        args.json.write_text(json.dumps({"load_average": {"before": load_before, "after": os.getloadavg()},
+                                         "results": results},
                                         indent=2) + "\n", encoding="utf-8")
     return 0
 

@@ -3,8 +3,9 @@
 The streaming runtime runs the segmenter and the classifier in two threads at once. A session
 that takes every core, with a thread pool that spins while it waits for work, then fights the
 other stage's session for the same cores: on two cores each stage ran twice as slow as alone
-(segment p50 32 ms instead of 16 ms) and a 30 fps source lost frames. The budget below shares
-the cores out once, for both stages, and is what the pipeline uses unless told otherwise.
+(segment p50 32 ms instead of 16 ms) and a 30 fps source lost frames. The budget below decides
+once, for both stages, how many threads each session gets and whether its pool may spin; the
+pipeline uses it unless told otherwise.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class ThreadBudget:
         cores: Cores this process may use.
         segmenter: The segmenter session's threads.
         classifier: The classifier session's threads.
-        source: ``"default"`` (the measured split below) or ``"--threads N"``.
+        source: ``"default"`` (the measured default of :func:`thread_budget`) or
+            ``"--threads N"``.
     """
 
     cores: int
@@ -95,11 +97,13 @@ class ThreadBudget:
 def thread_budget(threads: int | None = None, cores: int | None = None) -> ThreadBudget:
     """The thread budget for this process.
 
-    Default (measured with the shipped bundle on 2 cores, docs/BENCHMARKS.md "Thread budget"):
-    the segmenter, which costs about three times the classifier, gets every core; the classifier
-    one thread, on the calling thread. No pool spins: a spinning pool holds its cores after
-    each call, which starves the other stage when the two overlap in the streaming runtime,
-    and the measured gain of spinning alone was within noise.
+    Default: every stage gets every usable core, and no pool spins. Measured with the shipped
+    bundle on 2 cores (``benchmarks/thread_budget.py``, docs/BENCHMARKS.md "Thread budget"),
+    against the old default (every core, spinning pools: 3-4x slower with both stages running,
+    and as slow when they take turns, because an idle spinning pool holds its cores), the
+    classifier on one thread (slower in both modes) and one thread each (slower still). A pool
+    that sleeps when idle leaves its cores to the other stage, so the two sessions share the
+    cores instead of splitting them.
 
     Args:
         threads: Override: every stage gets exactly this many threads (``--threads N``).
@@ -107,7 +111,7 @@ def thread_budget(threads: int | None = None, cores: int | None = None) -> Threa
 
     Example:
         >>> thread_budget(cores=4).describe()
-        'segmenter 4 threads, classifier 1 thread, no spinning (4 usable cores, default)'
+        'segmenter 4 threads, classifier 4 threads, no spinning (4 usable cores, default)'
         >>> thread_budget(threads=1, cores=4).segmenter
         StageThreads(threads=1, spinning=False)
     """
@@ -115,4 +119,4 @@ def thread_budget(threads: int | None = None, cores: int | None = None) -> Threa
     if threads is not None:
         stage = StageThreads(threads)
         return ThreadBudget(cores, stage, stage, f"--threads {threads}")
-    return ThreadBudget(cores, StageThreads(cores), StageThreads(1))
+    return ThreadBudget(cores, StageThreads(cores), StageThreads(cores))

@@ -35,9 +35,9 @@ def test_info() -> None:
     out = edge_sdk("info")
     assert out.returncode == 0, out.stderr
     assert "onnxruntime providers:" in out.stdout and "CPUExecutionProvider" in out.stdout
-    assert "threads:   segmenter " in out.stdout and "classifier 1 thread" in out.stdout
+    assert "threads:   segmenter " in out.stdout and "no spinning" in out.stdout
     info = json.loads(edge_sdk("info", "--json").stdout)
-    assert info["thread_budget"]["classifier"] == {"threads": 1, "spinning": False}
+    assert info["thread_budget"]["classifier"]["spinning"] is False
     assert info["packages"]["onnxruntime"] and "cpu" in info and "jetson" in info
 
 

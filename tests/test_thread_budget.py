@@ -19,8 +19,8 @@ CPU = {"providers": ["CPUExecutionProvider"]}
     ("threads", "cores", "segmenter", "classifier", "error"),
     [
         (None, 1, 1, 1, None),
-        (None, 2, 2, 1, None),
-        (None, 8, 8, 1, None),
+        (None, 2, 2, 2, None),
+        (None, 8, 8, 8, None),
         (1, 8, 1, 1, None),
         (3, 2, 3, 3, None),  # an explicit override is taken as given
         (0, 2, None, None, ConfigError),
@@ -87,7 +87,8 @@ def test_default_pipeline_uses_the_default_budget(tiny_bundle: Bundle) -> None:
         assert pipeline.thread_budget == thread_budget()
         seg: Any = pipeline.segmenter
         cls: Any = pipeline.classifier
-        assert seg.threads == usable_cores() and cls.threads == 1
+        assert seg.threads == cls.threads == usable_cores()
+        assert not seg.spinning and not cls.spinning
 
 
 def test_openvino_sessions_get_their_share_unpinned(tiny_bundle: Bundle) -> None:

@@ -35,7 +35,8 @@ def add_backend_args(parser: argparse.ArgumentParser) -> None:
                         help="backend option, repeatable (e.g. device=cuda, half=true, "
                              "cuda_graph=true, precision=int8)")
     parser.add_argument("--threads", type=positive_int, default=None,
-                        help="inference threads (default: the cores this process may use)")
+                        help="inference threads of every stage (default: the thread budget "
+                             "shown by edge-sdk info: every usable core, pools not spinning)")
     parser.add_argument("--providers", default=None,
                         help="comma-separated ONNX Runtime execution providers, in order "
                              "(default: best available of TensorRT, CUDA, CPU)")
