@@ -153,8 +153,7 @@ def test_reconnects_back_off_against_a_server_that_answers_http(tiny_bundle_dir)
     # doubling from 0.1 s to the 2 s cap (x0.5-1 jitter) allows at most ~9 tries in 4 s;
     # without back-off the client reconnected ~40 times in that time
     assert 2 <= connections <= 10, connections
-    assert runner.stats.source_errors == runner.stats.reconnects or \
-        abs(runner.stats.source_errors - runner.stats.reconnects) <= 1
+    assert runner.stats.source_errors >= 1 and runner.stats.captured == 0
 
 
 @pytest.mark.parametrize("kind", [b"STRING", b"STATUS"])  # known to pyigtl, and not
@@ -228,7 +227,11 @@ def test_cli_ctrl_c_during_a_flood_prints_the_summary(tiny_bundle_dir):
             [sys.executable, "-m", "edge_sdk", "run", "--source",
              f"igtl://{server.address}?max_mb=4", "--bundle", str(tiny_bundle_dir)],
             stderr=subprocess.PIPE, text=True)
-        time.sleep(6.0)
+        # a second connection is a reconnect: the models are loaded and the stream runs
+        deadline = time.monotonic() + 120.0
+        while server.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.0)  # the flood goes on meanwhile
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=30)
     assert "summary: " in err and "Traceback" not in err, err
