@@ -1,6 +1,8 @@
 """``edge-sdk-export``: the toolchain's command line (one subcommand per step).
 
-Examples::
+Examples; they need the export extra, the BUSI dataset (``$BUSI_DIR``) and hours of CPU time for
+training, and trained checkpoints for the later steps (the committed sequences:
+``bash export/recipes/<name>.sh [OUT]``)::
 
     edge-sdk-export train segmenter unet_lite0 --out runs/seg_unet_lite0
     edge-sdk-export train classifier efficientnet_lite0 --segmenter runs/seg_unet_lite0/best.pt \\
