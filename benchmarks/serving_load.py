@@ -1,0 +1,218 @@
+"""Serving load test: K simulated probes at 30 fps, in-process and through Triton, one run.
+
+Each probe is a thread that grabs a frame every 1/fps s (the simulator's frames, 640x480) and
+keeps one request in flight, like a scanner with the ``latest`` hand-off: a tick that finds the
+previous frame still in flight is a drop, and the next request carries the newest frame. Latency
+is grab to result (queueing included). For every K the modes run back to back, so the numbers of
+one K share the machine's load:
+
+- ``inproc``: each probe runs its own in-process ``Pipeline`` (the embedded SDK).
+- ``1i``: one server instance, no dynamic batching (the baseline of the batching target).
+- ``2i``: two instances, no dynamic batching.
+- ``2i+db``: two instances with dynamic batching.
+
+Every server is ``edge-sdk serve`` in a process of its own, started once before the
+measurements and stopped after them; the clients use ``--protocol`` (gRPC by default). Bounded
+in time: ``--seconds`` per measurement; every request has a deadline. Run it from the serving
+environment (docs/SERVING.md)::
+
+    .serve-venv/bin/python benchmarks/serving_load.py --probes 1,4,8,16 --seconds 8 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_sdk.bundle import default_bundle_path, load_bundle
+from edge_sdk.errors import EdgeSDKError
+from edge_sdk.pipeline import Pipeline
+from edge_sdk.serving import Client
+from edge_sdk.sources import source_from_uri
+
+SERVERS = {  # mode -> edge-sdk serve options
+    "1i": ["--instances", "1", "--threads", "1", "--no-dynamic-batching"],
+    "2i": ["--instances", "2", "--threads", "1", "--no-dynamic-batching"],
+    "2i+db": ["--instances", "2", "--threads", "1", "--max-batch-size", "8",
+              "--max-queue-delay-us", "2000"],
+}
+
+
+@dataclass
+class ProbeStats:
+    latencies_ms: list[float] = field(default_factory=list)
+    ticks: int = 0
+    drops: int = 0
+    errors: int = 0
+
+
+def probe_loop(process: Any, frames: list[np.ndarray], fps: float, start: float, n_ticks: int,
+               stats: ProbeStats) -> None:
+    """Grab on a fixed 1/fps clock; one frame in flight; frames overtaken while it is are drops."""
+    period, tick = 1.0 / fps, 0
+    while tick < n_ticks:
+        grab = start + tick * period
+        now = time.monotonic()
+        if grab > now:
+            time.sleep(grab - now)
+        try:
+            process(frames[tick % len(frames)])
+            stats.latencies_ms.append((time.monotonic() - grab) * 1000.0)
+        except EdgeSDKError:
+            stats.errors += 1
+        # latest-frame hand-off: the newest frame grabbed while this one was in flight goes
+        # next (its latency counts from its grab); the ones grabbed before it are drops
+        newest = min(int((time.monotonic() - start) / period), n_ticks)
+        if newest > tick + 1:
+            stats.drops += newest - tick - 1
+            tick = newest
+        else:
+            tick += 1
+    stats.ticks = n_ticks
+
+
+def measure(make: Any, probes: int, frames: list[np.ndarray], fps: float,
+            seconds: float) -> dict[str, Any]:
+    """Run ``probes`` probe threads, each with ``make()``'s process function, for ``seconds``."""
+    processes = [make() for _ in range(probes)]
+    for process in processes:  # warm up: first-call allocations, connections
+        process(frames[0])
+    stats = [ProbeStats() for _ in range(probes)]
+    start = time.monotonic() + 0.2
+    n_ticks = int(seconds * fps)
+    threads = [threading.Thread(target=probe_loop, args=(p, frames, fps,
+                                                         start + i / (fps * probes), n_ticks, s))
+               for i, (p, s) in enumerate(zip(processes, stats))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)  # a request has a 10 s deadline: a probe ends soon after
+    end = time.monotonic()
+    for process in processes:
+        getattr(process, "close", lambda: None)()
+    latencies = np.array([v for s in stats for v in s.latencies_ms])
+    ticks = sum(s.ticks for s in stats)
+    drops = sum(s.drops for s in stats)
+    return {
+        "probes": probes, "results": int(latencies.size),
+        "throughput_fps": round(latencies.size / max(end - start, 1e-9), 2),
+        "offered_fps": round(probes * fps, 1),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2) if latencies.size else None,
+        "p99_ms": round(float(np.percentile(latencies, 99)), 2) if latencies.size else None,
+        "drops": drops, "drop_pct": round(100.0 * drops / max(ticks, 1), 1),
+        "errors": sum(s.errors for s in stats),
+    }
+
+
+def in_process(bundle: Any) -> Any:
+    """One probe's own embedded pipeline (one inference thread)."""
+    return Pipeline(bundle, backend_options={"threads": 1}).process
+
+
+def remote(url: str) -> Any:
+    """One probe's own client of a server."""
+    return Client(url, timeout_s=10.0).process
+
+
+class ServerProcess:
+    """``edge-sdk serve`` in its own session (a stop ends its tritonserver too)."""
+
+    def __init__(self, options: list[str], base_port: int, bundle: Path, log: Path) -> None:
+        self.http, self.grpc, self.metrics = base_port, base_port + 1, base_port + 2
+        self.args = [sys.executable, "-m", "edge_sdk", "serve", "--bundle", str(bundle),
+                     "--http-port", str(self.http), "--grpc-port", str(self.grpc),
+                     "--metrics-port", str(self.metrics), *options]
+        with open(log, "wb") as handle:
+            self.process = subprocess.Popen(self.args, stdout=handle, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    def url(self, protocol: str) -> str:
+        return f"{protocol}://127.0.0.1:{self.http if protocol == 'http' else self.grpc}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bundle", type=Path, default=None, help="default: the shipped bundle")
+    parser.add_argument("--probes", default="1,4,8,16")
+    parser.add_argument("--fps", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per measurement")
+    parser.add_argument("--modes", default="inproc,1i,2i,2i+db")
+    parser.add_argument("--protocol", choices=("http", "grpc"), default="grpc")
+    parser.add_argument("--base-port", type=int, default=18500)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--log-dir", type=Path, default=Path("/tmp"))
+    args = parser.parse_args(argv)
+
+    bundle_path = args.bundle or default_bundle_path()
+    bundle = load_bundle(bundle_path)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    source = source_from_uri("synthetic://?fps=0&size=640x480&seed=11&lesions=2").open()
+    frames = [source.read(timeout=5).pixels for _ in range(30)]
+    source.close()
+
+    servers: dict[str, ServerProcess] = {}
+    results: list[dict[str, Any]] = []
+    try:
+        for i, mode in enumerate(m for m in modes if m != "inproc"):
+            servers[mode] = ServerProcess(SERVERS[mode], args.base_port + 10 * i, bundle_path,
+                                          args.log_dir / f"serving_load_{mode}.log")
+        for mode, server in servers.items():
+            info = Client(server.url(args.protocol)).wait_ready(300)
+            print(f"server {mode}: ready, bundle digest {info.bundle_digest[:12]}", flush=True)
+        for probes in [int(k) for k in args.probes.split(",")]:
+            for mode in modes:
+                make = (partial(in_process, bundle) if mode == "inproc"
+                        else partial(remote, servers[mode].url(args.protocol)))
+                row = {"mode": mode, **measure(make, probes, frames, args.fps, args.seconds)}
+                results.append(row)
+                print(json.dumps(row), flush=True)
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    report = {
+        "bundle": bundle.manifest.name, "bundle_digest": bundle.digest,
+        "fps": args.fps, "seconds": args.seconds, "protocol": args.protocol,
+        "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "python": platform.python_version(),
+        "servers": {m: " ".join(SERVERS[m]) for m in servers}, "results": results,
+    }
+    print(table(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = ["| probes | mode | throughput (fps) | offered | p50 ms | p99 ms | drops | errors |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r['probes']} | {r['mode']} | {r['throughput_fps']} | {r['offered_fps']} "
+                     f"| {r['p50_ms']} | {r['p99_ms']} | {r['drops']} ({r['drop_pct']} %) "
+                     f"| {r['errors']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
