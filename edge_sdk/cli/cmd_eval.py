@@ -26,7 +26,7 @@ with a mask of another size) stop the run with exit status 1 and the list of the
 any image is processed. --skip-bad evaluates the rest instead; the report then counts and lists
 the rows left out (n_bad_rows, bad_rows). Nothing is left out silently.
 
-Examples (the BUSI folder is the project's dataset, not shipped with the package):
+Examples; each needs a labelled folder (BUSI is the project's dataset, not shipped with the package):
   edge-sdk eval --data ../shared/data/busi --split test --json busi-test.json
   edge-sdk eval --data my_scans --skip-bad
 """

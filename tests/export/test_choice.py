@@ -12,7 +12,7 @@ ORDER = ["fp32", "int8-qdq", "int8-qop"]
 
 
 def test_clear_winner_is_kept() -> None:
-    # session 2's Lite0 segmenter build: QOperator clearly faster
+    # the first default's (d87bced) Lite0 segmenter build: QOperator clearly faster
     assert pick_fastest(ORDER, {"fp32": 20.98, "int8-qdq": 13.94, "int8-qop": 10.19}) == "int8-qop"
 
 
