@@ -100,12 +100,32 @@ def evaluate(pipeline: Pipeline, samples: Sequence[Sample], progress: bool = Tru
     return report
 
 
+def rank_auc(y_true: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray) -> float:
+    """ROC AUC from average ranks (Mann-Whitney U), the value scikit-learn's ``roc_auc_score``
+    gives, ties included, at a fraction of its per-call cost; NaN with one class only.
+
+    The bootstrap calls it 2000 times per report, where scikit-learn's input checks dominated.
+
+    Example:
+        >>> rank_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+        0.75
+    """
+    y = np.asarray(y_true).astype(bool)
+    positives, negatives = int(y.sum()), int((~y).sum())
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    _, inverse, counts = np.unique(np.asarray(scores, dtype=np.float64), return_inverse=True,
+                                   return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]  # 1-based, ties averaged
+    return float((ranks[y].sum() - positives * (positives + 1) / 2.0) / (positives * negatives))
+
+
 def _intervals(dice: list[float], y_true: list[int], scores: list[float]
                ) -> dict[str, Any]:
     def interval(bounds: tuple[float, float] | None) -> list[float] | None:
         return None if bounds is None else [round(b, 4) for b in bounds]
 
     return {"dice": interval(bootstrap_ci(lambda d: float(np.mean(d)), dice)),
-            "auc": interval(bootstrap_ci(roc_auc, y_true, scores)),
+            "auc": interval(bootstrap_ci(rank_auc, y_true, scores)),
             "method": f"percentile bootstrap over images, {BOOTSTRAP_RESAMPLES} resamples, "
                       "seed 0"}

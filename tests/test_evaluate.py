@@ -168,3 +168,16 @@ def test_scan_samples_reads_sizes_from_png_headers(tmp_path: Path) -> None:
     good, bad = scan_samples(root)
     assert len(good) == 6 and bad == []
     assert load_samples(root, ALL) == load_samples(root) == good
+
+
+def test_rank_auc_is_scikit_learns_auc_with_ties() -> None:
+    """The bootstrap's AUC is the same number as the point estimate's (scikit-learn)."""
+    from edge_sdk.evaluate import rank_auc
+    from edge_sdk.metrics import roc_auc
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        y = rng.integers(0, 2, 40)
+        scores = np.round(rng.random(40), 1)  # coarse: many ties
+        assert rank_auc(y, scores) == pytest.approx(roc_auc(list(y), list(scores)), abs=1e-12)
+    assert np.isnan(rank_auc([1, 1], [0.2, 0.3]))
