@@ -117,8 +117,12 @@ class Pipeline:
         if threads is None and options.get("threads") is not None:
             threads = int(options["threads"])
         options.pop("threads", None)
-        self.thread_budget = (threads if isinstance(threads, ThreadBudget)
-                              else thread_budget(threads))
+        budget = threads if isinstance(threads, ThreadBudget) else thread_budget(threads)
+        accepted = BACKENDS[self.backend_kind].accepted_options() if (
+            self.backend_kind in BACKENDS) else []
+        if "spinning" in options and "spinning" in accepted:  # e.g. --option spinning=true
+            budget = budget.with_spinning(bool(options.pop("spinning")))
+        self.thread_budget = budget
         self.segmenter = self._backend("segmenter", options)
         self.classifier = self._backend("classifier", options)
         try:
@@ -131,8 +135,7 @@ class Pipeline:
             raise
 
     def _backend(self, role: str, options: Mapping[str, Any]) -> Backend:
-        """The ``role`` net's backend with its share of the thread budget; options given
-        explicitly (e.g. ``spinning``) win over the budget's."""
+        """The ``role`` net's backend with its share of the thread budget."""
         accepted = BACKENDS[self.backend_kind].accepted_options() if (
             self.backend_kind in BACKENDS) else ()
         budget = self.thread_budget.options(role, accepted)

@@ -11,7 +11,7 @@ pipeline uses it unless told otherwise.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from edge_sdk.errors import ConfigError
@@ -87,6 +87,11 @@ class ThreadBudget:
         spin = f"spinning {', '.join(spinning)}" if spinning else "no spinning"
         return (f"{part('segmenter')}, {part('classifier')}, {spin} ({self.cores} usable "
                 f"core{'s' if self.cores != 1 else ''}, {self.source})")
+
+    def with_spinning(self, spinning: bool) -> ThreadBudget:
+        """The same budget with every stage's pool spinning or not (an explicit option)."""
+        return replace(self, segmenter=replace(self.segmenter, spinning=spinning),
+                       classifier=replace(self.classifier, spinning=spinning))
 
     def to_dict(self) -> dict[str, Any]:
         return {"cores": self.cores, "source": self.source,

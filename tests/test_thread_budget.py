@@ -82,6 +82,15 @@ def test_threads_override_both_stages(tiny_bundle: Bundle, how: str) -> None:
         assert options_seen.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
+def test_spinning_option_shows_in_the_budget(tiny_bundle: Bundle) -> None:
+    """``--option spinning=true`` turns every pool's spinning on, and the budget says so."""
+    with Pipeline(tiny_bundle, backend_options={**CPU, "spinning": True}, threads=2) as pipeline:
+        seg: Any = pipeline.segmenter
+        cls: Any = pipeline.classifier
+        assert seg.spinning and cls.spinning
+        assert "spinning segmenter, classifier" in pipeline.thread_budget.describe()
+
+
 def test_default_pipeline_uses_the_default_budget(tiny_bundle: Bundle) -> None:
     with Pipeline(tiny_bundle, backend_options=CPU) as pipeline:
         assert pipeline.thread_budget == thread_budget()
