@@ -119,11 +119,11 @@ def _crop_or_letterbox(image: np.ndarray, mask: np.ndarray | None, rng: np.rando
         if mask is not None and mask.any() and not mask[window].any():
             return image, mask  # the cut would remove the whole lesion
         return image[window], (None if mask is None else mask[window])
-    pad = {"top": top, "bottom": bottom, "left": left, "right": right,
-           "borderType": cv2.BORDER_CONSTANT, "value": 0}
-    image = cv2.copyMakeBorder(np.ascontiguousarray(image), **pad)
+    image = cv2.copyMakeBorder(np.ascontiguousarray(image), top, bottom, left, right,
+                               cv2.BORDER_CONSTANT, value=0)
     if mask is not None:
-        mask = cv2.copyMakeBorder(np.ascontiguousarray(mask), **pad)
+        mask = cv2.copyMakeBorder(np.ascontiguousarray(mask), top, bottom, left, right,
+                                  cv2.BORDER_CONSTANT, value=0)
     return image, mask
 
 

@@ -41,16 +41,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         dynamic_batching=not args.no_dynamic_batching, max_batch_size=args.max_batch_size,
         max_queue_delay_us=args.max_queue_delay_us, backend=args.backend, no_tta=args.no_tta,
         verbose=args.verbose, **ports)
-    server = PipelineServer(config).start()
-    bundle = server.bundle
-    print(json.dumps({"model": "edge_sdk_pipeline", "http": server.http_url, "grpc": server.grpc_url,
-                      "metrics": server.metrics_url,
+    pipeline_server = PipelineServer(config).start()
+    bundle = pipeline_server.bundle
+    print(json.dumps({"model": "edge_sdk_pipeline", "http": pipeline_server.http_url,
+                      "grpc": pipeline_server.grpc_url, "metrics": pipeline_server.metrics_url,
                       "bundle": bundle.manifest.name if bundle else None,
                       "bundle_digest": bundle.digest if bundle else None,
                       "instances": config.instances,
                       "threads": config.threads, "dynamic_batching": config.dynamic_batching}),
           file=sys.stderr, flush=True)
-    server.serve_forever()
+    pipeline_server.serve_forever()
     return 0
 
 

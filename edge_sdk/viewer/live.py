@@ -131,7 +131,7 @@ class LiveViewer:
         """Results the viewer did not show: no browser was ready, or newer ones came first."""
         return self._published - self.encoded - self.withheld
 
-    def counters(self) -> dict[str, int]:
+    def counters(self) -> dict[str, int | float]:
         return {"published": self._published, "encoded": self.encoded, "withheld": self.withheld,
                 "skipped": self.skipped, "browsers": self.server.clients,
                 "connections": self.server.connections,
