@@ -1,14 +1,15 @@
 """Throughput and drops of the streaming runtime against the source's frame rate, with a plot.
 
     python benchmarks/source_rate.py [--bundle DIR] [--seconds 6] [--rounds 2]
-        [--json OUT.json] [--plot docs/img/source_rate.png]
+        [--compare-old] [--json OUT.json] [--plot docs/img/source-rate.png]
 
 What ``edge-sdk run --source 'synthetic://?fps=R'`` does with default settings (thread budget,
 hand-off policy, imaging region ``auto``), for R = 15, 30, 60, 90 fps and unpaced: the probe
 simulator renders 800×600 frames in the capture thread, as a scanner's grabber would deliver
-them. The rates take turns ``--rounds`` times (each turn ``--seconds`` of frames) on one
-pipeline, so a shared machine's drift lands on every rate alike; a rate's figures add up its
-turns. Unpaced (``fps=0``) is lossless (``block``): its rate is what the runtime sustains.
+them. The rates take turns ``--rounds`` times (each turn ``--seconds`` of frames), so a shared
+machine's drift lands on every rate alike; a rate's figures add up its turns. With
+``--compare-old`` a second pipeline with the old default (every core, spinning pools) takes its
+turn after each, and the plot shows both. Unpaced (``fps=0``) is lossless (``block``): its rate is what the runtime sustains.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from edge_sdk import Pipeline
 from edge_sdk.bundle import default_bundle_path
 from edge_sdk.sources import source_from_uri
 from edge_sdk.streaming import StreamRunner
+from edge_sdk.thread_budget import StageThreads, ThreadBudget, thread_budget, usable_cores
 
 RATES = (15, 30, 60, 90, 0)
 """Source frame rates measured; 0 = unpaced."""
@@ -42,27 +44,45 @@ def run_rate(pipeline: Pipeline, rate: int, seconds: float) -> dict[str, Any]:
             "latency_p50_ms": float(np.median(latencies)) if latencies else None}
 
 
-def measure(bundle: Path, seconds: float, rounds: int) -> dict[str, Any]:
-    turns: dict[int, list[dict[str, Any]]] = {rate: [] for rate in RATES}
-    with Pipeline(bundle) as pipeline:
-        run_rate(pipeline, 30, 1.0)  # warm-up, not recorded
+def budgets(compare_old: bool) -> dict[str, ThreadBudget]:
+    cores = usable_cores()
+    out = {"default": thread_budget()}
+    if compare_old:  # what the pipeline did before the budget: every core, spinning pools
+        old = StageThreads(cores, spinning=True)
+        out["old default"] = ThreadBudget(cores, old, old, "old default")
+    return out
+
+
+def measure(bundle: Path, seconds: float, rounds: int, compare_old: bool) -> dict[str, Any]:
+    pipelines = {name: Pipeline(bundle, threads=b) for name, b in budgets(compare_old).items()}
+    turns: dict[str, dict[int, list[dict[str, Any]]]] = {
+        name: {rate: [] for rate in RATES} for name in pipelines}
+    try:
+        for pipeline in pipelines.values():
+            run_rate(pipeline, 30, 1.0)  # warm-up, not recorded
         for _ in range(rounds):
             for rate in RATES:
-                turns[rate].append(run_rate(pipeline, rate, seconds))
-        budget = pipeline.thread_budget.describe()
-    rows = {}
-    for rate, runs in turns.items():
-        captured = sum(r["captured"] for r in runs)
-        dropped = sum(r["dropped_in_runtime"] for r in runs)
-        rows[str(rate)] = {
-            "captured": captured, "processed": sum(r["processed"] for r in runs),
-            "dropped_in_runtime": dropped, "dropped_percent": 100.0 * dropped / max(1, captured),
-            "fps": float(np.median([r["fps"] for r in runs])),
-            "latency_p50_ms": float(np.median([r["latency_p50_ms"] for r in runs
-                                               if r["latency_p50_ms"] is not None])),
-            "turns": runs}
-    return {"thread_budget": budget, "seconds_per_turn": seconds, "rounds": rounds,
-            "rates": rows}
+                for name, pipeline in pipelines.items():  # budgets take turns at each rate
+                    turns[name][rate].append(run_rate(pipeline, rate, seconds))
+    finally:
+        for pipeline in pipelines.values():
+            pipeline.close()
+    series = {}
+    for name, by_rate in turns.items():
+        rows = {}
+        for rate, runs in by_rate.items():
+            captured = sum(r["captured"] for r in runs)
+            dropped = sum(r["dropped_in_runtime"] for r in runs)
+            rows[str(rate)] = {
+                "captured": captured, "processed": sum(r["processed"] for r in runs),
+                "dropped_in_runtime": dropped,
+                "dropped_percent": 100.0 * dropped / max(1, captured),
+                "fps": float(np.median([r["fps"] for r in runs])),
+                "latency_p50_ms": float(np.median([r["latency_p50_ms"] for r in runs
+                                                   if r["latency_p50_ms"] is not None])),
+                "turns": runs}
+        series[name] = {"thread_budget": pipelines[name].thread_budget.describe(), "rates": rows}
+    return {"seconds_per_turn": seconds, "rounds": rounds, "series": series}
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
@@ -72,23 +92,26 @@ def plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     labels = [f"{r}" if r else "unpaced" for r in RATES]
-    rows = [report["rates"][str(r)] for r in RATES]
     x = np.arange(len(RATES))
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
-    ax.bar(x - 0.2, [r["fps"] for r in rows], 0.4, label="results per second", color="#3b75af")
-    ax.plot(x[:-1], RATES[:-1], "k--", lw=1, label="source rate")
-    ax.set_xticks(x, labels)
-    ax.set_xlabel("source frame rate (fps)")
-    ax.set_ylabel("results per second")
-    drops = ax.twinx()
-    drops.bar(x + 0.2, [r["dropped_percent"] for r in rows], 0.4, color="#d62728",
-              label="dropped in the runtime (%)")
-    drops.set_ylabel("dropped in the runtime (%)")
-    drops.set_ylim(0, 100)
-    handles = ax.get_legend_handles_labels()[0] + drops.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
-    ax.set_title(f"Shipped bundle, default settings ({report['thread_budget'].split(' (')[0]})",
-                 fontsize=9)
+    series = report["series"]
+    width = 0.8 / len(series)
+    fig, (fps_ax, drop_ax) = plt.subplots(1, 2, figsize=(9.0, 3.6), dpi=110)
+    for i, (name, data) in enumerate(series.items()):
+        rows = [data["rates"][str(r)] for r in RATES]
+        offset = (i - (len(series) - 1) / 2) * width
+        label = f"{name}: {data['thread_budget'].split(' (')[0]}"
+        fps_ax.bar(x + offset, [r["fps"] for r in rows], width, label=label)
+        drop_ax.bar(x + offset, [r["dropped_percent"] for r in rows], width, label=label)
+    fps_ax.plot(x[:-1], RATES[:-1], "k--", lw=1, label="source rate")
+    for ax, ylabel in ((fps_ax, "results per second"), (drop_ax, "dropped in the runtime (%)")):
+        ax.set_xticks(x, labels)
+        ax.set_xlabel("source frame rate (fps)")
+        ax.set_ylabel(ylabel)
+    drop_ax.set_ylim(0, 100)
+    fps_ax.legend(fontsize=7, loc="upper left")
+    load = report["load_average"]
+    fig.suptitle(f"Shipped bundle, edge-sdk run's settings, 2 cores shared with other work "
+                 f"(load average {load['before'][0]:.0f} → {load['after'][0]:.0f})", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -103,19 +126,23 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--compare-old", action="store_true",
+                        help="also run the old default (every core, spinning pools), taking turns")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    report = measure(args.bundle or default_bundle_path(), args.seconds, args.rounds)
+    report = measure(args.bundle or default_bundle_path(), args.seconds, args.rounds,
+                     args.compare_old)
     report["load_average"] = {"before": load_before, "after": os.getloadavg()}
-    print(f"threads: {report['thread_budget']}; load average before {load_before[0]:.1f}, "
-          f"after {report['load_average']['after'][0]:.1f}")
-    print("| source fps | captured | processed | dropped in runtime | results/s | latency p50 ms |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for rate in RATES:
-        r = report["rates"][str(rate)]
-        print(f"| {rate or 'unpaced'} | {r['captured']} | {r['processed']} | "
-              f"{r['dropped_in_runtime']} ({r['dropped_percent']:.1f} %) | {r['fps']:.1f} | "
-              f"{r['latency_p50_ms']:.1f} |")
+    print(f"load average before {load_before[0]:.1f}, after {report['load_average']['after'][0]:.1f}")
+    print("| threads | source fps | captured | processed | dropped in runtime | results/s | "
+          "latency p50 ms |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, data in report["series"].items():
+        for rate in RATES:
+            r = data["rates"][str(rate)]
+            print(f"| {name}: {data['thread_budget']} | {rate or 'unpaced'} | {r['captured']} | "
+                  f"{r['processed']} | {r['dropped_in_runtime']} ({r['dropped_percent']:.1f} %) | "
+                  f"{r['fps']:.1f} | {r['latency_p50_ms']:.1f} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
