@@ -10,6 +10,9 @@ one K share the machine's load:
 - ``1i``: one server instance, no dynamic batching (the baseline of the batching target).
 - ``2i``: two instances, no dynamic batching.
 - ``2i+db``: two instances with dynamic batching.
+- ``repo``: ``edge-sdk export-triton``'s python repository on the plain ``tritonserver``
+  (``edge-sdk serve --repository``): the pipeline runs inside Triton's python stub, two
+  instances with dynamic batching, its nets one instance each, called through BLS.
 
 Every server is ``edge-sdk serve`` in a process of its own, started once before the
 measurements and stopped after them; the clients use ``--protocol`` (gRPC by default). Bounded
@@ -47,6 +50,7 @@ from edge_sdk.bundle import default_bundle_path, load_bundle
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.pipeline import Pipeline
 from edge_sdk.serving import Client
+from edge_sdk.serving.repository import export_repository
 from edge_sdk.sources import source_from_uri
 
 SERVERS = {  # mode -> edge-sdk serve options
@@ -54,6 +58,9 @@ SERVERS = {  # mode -> edge-sdk serve options
     "2i": ["--instances", "2", "--threads", "1", "--no-dynamic-batching"],
     "2i+db": ["--instances", "2", "--threads", "1", "--max-batch-size", "8",
               "--max-queue-delay-us", "1000"],
+    # the python variant of export-triton on the plain tritonserver (no PyTriton hop): the
+    # pipeline model (2 instances, dynamic batching) calls the two nets' models through BLS
+    "repo": ["--repository", "{repository}"],
 }
 
 
@@ -227,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="per mode and K")
     parser.add_argument("--rounds", type=int, default=2,
                         help="split each mode's seconds into this many windows, interleaved")
-    parser.add_argument("--modes", default="inproc,1i,2i,2i+db")
+    parser.add_argument("--modes", default="inproc,1i,2i,2i+db,repo")
     parser.add_argument("--protocol", choices=("http", "grpc"), default="grpc")
     parser.add_argument("--base-port", type=int, default=18500)
     parser.add_argument("--json", type=Path, default=None)
@@ -246,8 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     servers: dict[str, ServerProcess] = {}
     results: list[dict[str, Any]] = []
     try:
+        repository = args.log_dir / "serving_load_repository"
+        if "repo" in modes:
+            export_repository(bundle, repository, instances=2, threads=1)
         for i, mode in enumerate(m for m in modes if m != "inproc"):
-            servers[mode] = ServerProcess(SERVERS[mode], args.base_port + 10 * i, bundle_path,
+            options = [o.format(repository=repository / "python") for o in SERVERS[mode]]
+            servers[mode] = ServerProcess(options, args.base_port + 10 * i, bundle_path,
                                           args.log_dir / f"serving_load_{mode}.log")
         for mode, server in servers.items():
             info = Client(server.url(args.protocol)).wait_ready(300)
