@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 
 from edge_sdk._optional import import_optional
-from edge_sdk.errors import ServingError
+from edge_sdk.errors import MissingDependencyError, ServingError
 
 FIX_VENV = ('Fix: make the serving environment with the system interpreter, e.g. '
             '`/usr/bin/python3 -m venv .serve-venv && .serve-venv/bin/pip install -e ".[serve]"` '
@@ -29,8 +29,14 @@ FIX_VENV = ('Fix: make the serving environment with the system interpreter, e.g.
 
 
 def import_pytriton() -> ModuleType:
-    """Import ``pytriton`` or raise :class:`MissingDependencyError` naming the ``serve`` extra."""
-    return import_optional("pytriton", "serve", "Serving the pipeline on Triton")
+    """Import ``pytriton`` or raise :class:`MissingDependencyError` naming the ``serve`` extra
+    and the kind of environment it must go into."""
+    try:
+        return import_optional("pytriton", "serve", "Serving the pipeline on Triton")
+    except MissingDependencyError as exc:
+        raise MissingDependencyError(
+            f"serving the pipeline on Triton needs PyTriton (nvidia-pytriton, the serve extra), "
+            f"which this environment lacks ({sys.executable}). {FIX_VENV}") from exc
 
 
 @dataclass(frozen=True)

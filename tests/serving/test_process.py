@@ -200,3 +200,46 @@ def test_another_build_of_the_interpreter_is_explained() -> None:
     """pyenv's 3.11.7 over Debian's 3.11.2 libpython: refused before the model load fails."""
     with pytest.raises(ServingError, match=r"_recursion_count.*Fix: .*/usr/bin/python3 -m venv"):
         check_interpreter(triton_dist(), version="3.11.99")
+
+
+def _children_of(pgid: int) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pgid=,comm="], capture_output=True, text=True, check=True)
+    return [line.split(None, 1)[1] for line in out.stdout.splitlines()
+            if line.split() and int(line.split()[0]) == pgid]
+
+
+def test_sigterm_stops_the_server_and_its_tritonserver(serve_process: ServeProcess) -> None:
+    assert serve_process.process is not None
+    pgid = serve_process.process.pid
+    assert "tritonserver" in _children_of(pgid)
+    serve_process.signal(signal.SIGTERM)
+    assert serve_process.process.wait(60) == 0
+    deadline = time.monotonic() + 30
+    while "tritonserver" in _children_of(pgid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "tritonserver" not in _children_of(pgid)
+
+
+def test_serve_repository_command(tiny_bundle_dir: Path, tmp_path: Path) -> None:
+    """``edge-sdk serve --repository OUT/python``: the exported repository from the command line."""
+    root = export_repository(tiny_bundle_dir, tmp_path / "repo")["python"]
+    ports = free_ports()
+    args = [sys.executable, "-m", "edge_sdk", "serve", "--repository", str(root),
+            "--http-port", str(ports[0]), "--grpc-port", str(ports[1]),
+            "--metrics-port", str(ports[2])]
+    with open(tmp_path / "serve.log", "wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        client = Client(f"grpc://127.0.0.1:{ports[1]}")
+        assert client.wait_ready(120).bundle_name == "tiny-test"
+        with Pipeline(tiny_bundle_dir, backend_options={"threads": 1}) as pipeline:
+            frame = synthetic_frame(160, 200, lesions=[(100, 80, 25, 20)])
+            assert client.process(frame).lesions == pipeline.process(frame).lesions
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(60) == 130  # interrupted: the command's exit code for Ctrl-C
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(30)
+    assert "serving" in (tmp_path / "serve.log").read_text()
