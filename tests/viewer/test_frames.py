@@ -36,6 +36,7 @@ def test_uncropped_run_shows_only_the_imaging_area(tiny_bundle_dir: Path) -> Non
         clean = renderer.render(StreamResult(without_text, result, 0, {}, 1.0))
     assert shown is not None and clean is not None
     decoded = cv2.imdecode(np.frombuffer(shown, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None
     x0, y0, x1, y1 = detect_imaging_region(screen).box
     assert decoded.shape[:2] == (y1 - y0, x1 - x0) != screen.shape[:2]
     assert shown == clean  # not one pixel of the text reached the JPEG
@@ -54,7 +55,8 @@ def test_large_frames_are_shrunk(stream_items: list[StreamResult]) -> None:
                        item.result.replace(mask=mask, lesions=[]), 0, {}, 1.0)
     jpeg = FrameRenderer(max_side=500).render(big)
     assert jpeg is not None
-    assert max(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape[:2]) == 500
+    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None and max(decoded.shape[:2]) == 500
 
 
 def test_meta_matches_the_jsonl_fields(stream_items: list[StreamResult]) -> None:

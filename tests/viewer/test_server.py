@@ -129,8 +129,9 @@ def test_a_vanished_browser_costs_nothing(viewer: LiveViewer,
         async with aiohttp.ClientSession() as http, http.ws_connect(
                 viewer.url.replace("http://", "ws://").replace("/?", "/ws?")) as ws:
             await ws.receive(timeout=2.0)  # hello
-            assert ws._response.connection is not None
-            ws._response.connection.transport.abort()  # gone without a goodbye
+            connection = ws._response.connection
+            assert connection is not None and connection.transport is not None
+            connection.transport.abort()  # gone without a goodbye
     asyncio.run(vanish())
     for _ in range(20):
         if viewer.server.clients == 0:
