@@ -173,7 +173,8 @@ function axes(ctx, left, top, width, height, maxY, label) {
   for (let i = 0; i <= 4; i++) {
     const y = top + height - (i / 4) * height;
     ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + width, y); ctx.stroke();
-    ctx.fillText((maxY * i / 4).toFixed(maxY >= 20 ? 0 : 1), 4, y + 4);
+    const value = maxY * i / 4;
+    ctx.fillText(Number.isInteger(value) || maxY >= 20 ? value.toFixed(0) : value.toFixed(1), 4, y + 4);
   }
   if (label) ctx.fillText(label, left + width - ctx.measureText(label).width, top + height + 14);
 }
