@@ -85,6 +85,14 @@ def measure(bundle: Path, seconds: float, rounds: int, compare_old: bool) -> dic
     return {"seconds_per_turn": seconds, "rounds": rounds, "series": series}
 
 
+def _short(budget: str) -> str:
+    """``segmenter 2 threads, classifier 2 threads, no spinning (…)`` → ``2+2 threads, no
+    spinning``."""
+    words = budget.split(" (")[0].split(", ")
+    threads = "+".join(part.split()[1] for part in words[:2])
+    return f"{threads} threads, {'no spinning' if 'no spinning' in words else 'spinning pools'}"
+
+
 def plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -99,7 +107,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     for i, (name, data) in enumerate(series.items()):
         rows = [data["rates"][str(r)] for r in RATES]
         offset = (i - (len(series) - 1) / 2) * width
-        label = f"{name}: {data['thread_budget'].split(' (')[0]}"
+        label = f"{name}: {_short(data['thread_budget'])}"
         fps_ax.bar(x + offset, [r["fps"] for r in rows], width, label=label)
         drop_ax.bar(x + offset, [r["dropped_percent"] for r in rows], width, label=label)
     fps_ax.plot(x[:-1], RATES[:-1], "k--", lw=1, label="source rate")
@@ -108,11 +116,12 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("source frame rate (fps)")
         ax.set_ylabel(ylabel)
     drop_ax.set_ylim(0, 100)
-    fps_ax.legend(fontsize=7, loc="upper left")
+    handles, names = fps_ax.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
     load = report["load_average"]
     fig.suptitle(f"Shipped bundle, edge-sdk run's settings, 2 cores shared with other work "
                  f"(load average {load['before'][0]:.0f} → {load['after'][0]:.0f})", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
@@ -126,9 +135,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--replot", type=Path, default=None,
+                        help="draw --plot from this JSON report instead of measuring")
     parser.add_argument("--compare-old", action="store_true",
                         help="also run the old default (every core, spinning pools), taking turns")
     args = parser.parse_args()
+    if args.replot is not None and args.plot is not None:
+        plot(json.loads(args.replot.read_text(encoding="utf-8")), args.plot)
+        return 0
     load_before = os.getloadavg()
     report = measure(args.bundle or default_bundle_path(), args.seconds, args.rounds,
                      args.compare_old)
