@@ -3,8 +3,8 @@
     python benchmarks/sdk_overhead.py [--frames 300] [--size 600x800] [--threads N]
 
 The tiny nets cost almost nothing, so what this measures is preprocessing, post-processing
-(resize of the probability map, threshold, connected components), cropping and the backend
-call overhead. Warm-up frames are excluded.
+(threshold and connected components on the net's map, frame pixels inside each region's box),
+cropping and the backend call overhead. Warm-up frames are excluded.
 """
 
 from __future__ import annotations
