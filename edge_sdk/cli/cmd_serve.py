@@ -50,7 +50,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                       "instances": config.instances,
                       "threads": config.threads, "dynamic_batching": config.dynamic_batching}),
           file=sys.stderr, flush=True)
-    pipeline_server.serve_forever()
+    try:
+        pipeline_server.serve_forever()  # stops Triton and the pipelines however it ends
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: a requested, clean stop
+        pass
     return 0
 
 
