@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -102,7 +103,11 @@ def main() -> int:
     from modelopt.onnx.quantization import quantize
 
     mo_path = out / "classifier.modelopt.onnx"
-    quantize(str(fp32), quantize_mode="int8", calibration_data={spec.input.name: np.concatenate(calibration)},
+    # ModelOpt rewrites its input file in place (shape inference): hand it a copy, never the
+    # bundle's own file, whose sha256 the manifest pins
+    source = out / "classifier.fp32.onnx"
+    shutil.copyfile(fp32, source)
+    quantize(str(source), quantize_mode="int8", calibration_data={spec.input.name: np.concatenate(calibration)},
              calibration_method=args.method, calibration_eps=["cpu"], high_precision_dtype="fp32",
              output_path=str(mo_path), log_level="WARNING")
 
