@@ -153,6 +153,40 @@ def _bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _family(args: argparse.Namespace) -> int:
+    from export.build import BuildOptions
+    from export.family import build_family_from_checkpoints, family_size_mb
+
+    options = BuildOptions(
+        target=args.target, out=args.out,
+        work=args.work or args.out.parent / f"{args.out.name}.work",
+        data=Path(_data_spec(args.data)), threads=args.threads, name=args.name,
+        calibration_frames=args.calibration_frames, tta=not args.no_tta)
+    family = build_family_from_checkpoints(args.segmenter, args.classifier, options,
+                                           tuple(args.also))
+    print(json.dumps({"bundle": str(family.root), "digest": family.digest,
+                      "size_mb": round(family_size_mb(family), 1),
+                      "targets": family.manifest.provenance["family"]}, indent=1))
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from export.family import family_size_mb
+    from export.finetune import FinetuneOptions, finetune
+
+    options = FinetuneOptions(
+        parent=args.parent, data=_data_spec(args.data), out=args.out,
+        work=args.work or args.out.parent / f"{args.out.name}.work", epochs=args.epochs,
+        segmenter_lr=args.segmenter_lr, classifier_lr=args.classifier_lr,
+        ema_decay=args.ema_decay, threads=args.threads, retune=args.retune,
+        max_drop=args.max_drop)
+    bundle = finetune(options)
+    print(json.dumps({"bundle": str(bundle.root), "digest": bundle.digest,
+                      "parent": bundle.manifest.provenance["parent"],
+                      "size_mb": round(family_size_mb(bundle), 1)}, indent=1))
+    return 0
+
+
 def _gate(args: argparse.Namespace) -> int:
     from export.gate import compare, evaluate_bundle
 
@@ -260,6 +294,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tta", action="store_true",
                    help="tuning: do not try the mirror passes (halves the search)")
     p.set_defaults(func=_bundle)
+
+    p = sub.add_parser("family", help="two checkpoints -> one bundle for every target (the "
+                       "main target's files, the others' as artifacts, fp32 safetensors)")
+    p.add_argument("--segmenter", type=Path, required=True, help="segmenter best.pt")
+    p.add_argument("--classifier", type=Path, required=True, help="classifier best.pt")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--work", type=Path, help="scratch folder (default: OUT.work)")
+    p.add_argument("--data", type=Path, action="append",
+                   help=f"dataset folder; repeat for several (default: {data})")
+    p.add_argument("--target", choices=TARGETS, default="int8-cpu",
+                   help="the target the main files serve (tuned and gated on val)")
+    p.add_argument("--also", nargs="*", choices=TARGETS, default=["int8-trt"],
+                   help="further targets carried as artifacts (fp32 always is)")
+    p.add_argument("--calibration-frames", type=int, default=DEFAULT_CALIBRATION_SAMPLES)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--name", default="busi-two-stage")
+    p.add_argument("--no-tta", action="store_true",
+                   help="tuning: do not try the mirror passes (halves the search)")
+    p.set_defaults(func=_family)
+
+    p = sub.add_parser("finetune", help="adapt a family bundle to your scanner: fine-tune both "
+                       "nets on a small labelled set, convert, gate, write a new family")
+    p.add_argument("--from", dest="parent", type=Path, required=True,
+                   help="a family bundle (ships <role>.fp32.safetensors), e.g. the default")
+    p.add_argument("--data", type=Path, action="append", required=True,
+                   help="your dataset folder (images/, masks/, labels.csv, splits.csv with "
+                        "train and val); repeat to mix in the original data")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--work", type=Path, help="scratch folder (default: OUT.work)")
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--segmenter-lr", type=float, default=1e-4)
+    p.add_argument("--classifier-lr", type=float, default=1e-4)
+    p.add_argument("--ema-decay", type=float, default=0.0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-drop", type=float, default=DEFAULT_MAX_DROP)
+    p.add_argument("--retune", action="store_true",
+                   help="choose the pipeline parameters on your val split instead of keeping "
+                        "the parent's")
+    p.set_defaults(func=_finetune)
 
     p = sub.add_parser("gate", help="compare a bundle against an fp32 reference on val")
     p.add_argument("bundle", type=Path)

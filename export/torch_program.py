@@ -85,18 +85,37 @@ def add_torch_programs(bundle_dir: str | Path, segmenter_ckpt: Checkpoints,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m export.torch_program --bundle DIR --segmenter CKPT --classifier CKPT``."""
+    """``python -m export.torch_program --bundle DIR [--out COPY] [--segmenter CKPT --classifier
+    CKPT]``; without checkpoints, the bundle's own ``safetensors`` weights are used."""
     import argparse
+    import shutil
+
+    from edge_sdk.bundle import load_bundle
+    from export.finetune import parent_weights
 
     parser = argparse.ArgumentParser(prog="python -m export.torch_program",
                                      description=add_torch_programs.__doc__)
     parser.add_argument("--bundle", type=Path, required=True, help="bundle to add programs to")
-    parser.add_argument("--segmenter", type=Path, nargs="+", required=True,
-                        help="segmenter best.pt (several: their ensemble, as in the bundle)")
-    parser.add_argument("--classifier", type=Path, nargs="+", required=True,
-                        help="classifier best.pt (several: their ensemble)")
+    parser.add_argument("--out", type=Path,
+                        help="write a copy of the bundle with the programs here (the bundle "
+                             "itself, e.g. the shipped default, stays as it is)")
+    parser.add_argument("--segmenter", type=Path, nargs="+",
+                        help="segmenter best.pt (several: their ensemble, as in the bundle); "
+                             "default: the bundle's segmenter.fp32.safetensors")
+    parser.add_argument("--classifier", type=Path, nargs="+",
+                        help="classifier best.pt (several: their ensemble); default: the "
+                             "bundle's classifier.fp32.safetensors")
     args = parser.parse_args(argv)
-    bundle = add_torch_programs(args.bundle, args.segmenter, args.classifier)
+    target = args.bundle
+    if args.out is not None:
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        shutil.copytree(load_bundle(args.bundle).root, args.out)
+        target = args.out
+    weights = (parent_weights(load_bundle(target))
+               if not (args.segmenter and args.classifier) else {})
+    bundle = add_torch_programs(target, args.segmenter or [weights["segmenter"]],
+                                args.classifier or [weights["classifier"]])
     print(f"torch programs added to {bundle.root}")
     return 0
 

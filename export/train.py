@@ -98,8 +98,13 @@ def _lr(config: TrainConfig, epoch: int) -> float:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint written by this module (``weights_only=True``)."""
+    """Load a checkpoint written by this module (``weights_only=True``), or a bundle's
+    ``.safetensors`` weights (:mod:`export.weights`) in the same form."""
     path = Path(path)
+    if path.suffix == ".safetensors":
+        from export.weights import load_weights
+
+        return load_weights(path)
     if not path.is_file():
         raise ExportError(f"checkpoint {path} does not exist. Fix: train first "
                           "(edge-sdk-export train ...) or pass the run's best.pt")

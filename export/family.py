@@ -1,0 +1,132 @@
+"""One bundle for every target: the shipped model family.
+
+A family is a bundle whose main files serve its own target (``int8-cpu``, the embedded
+default) and whose nets also carry, as artifacts,
+
+- ``onnx`` files of the same nets for the other targets (``int8-trt``: symmetric Q/DQ for
+  TensorRT; ``fp32``: what ``edge-sdk build-engine`` needs for fp16/fp32 engines), each with
+  ``meta.target`` and ``meta.precision``;
+- ``safetensors``: the fp32 training weights (fine-tuning, the ``torch-fp32`` baseline).
+
+Identical files are stored once (the int8-cpu classifier may already be the fp32 one). The
+manifest's digest covers every file, since each is listed with its sha256.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from edge_sdk.bundle import Bundle, file_sha256, load_bundle, write_bundle_manifest
+from edge_sdk.manifest import MODEL_ROLES, ArtifactSpec
+from export.errors import ExportError
+from export.weights import save_weights
+
+_PLACEHOLDER_SHA = "0" * 64
+
+
+def _same_nets(primary: Bundle, other: Bundle, target: str) -> None:
+    for role in MODEL_ROLES:
+        mine, theirs = primary.manifest.models[role], other.manifest.models[role]
+        if (mine.input, mine.outputs) != (theirs.input, theirs.outputs):
+            raise ExportError(f"family: the {target} bundle's {role} takes or returns other "
+                              f"tensors than the main bundle's ({theirs.input} vs {mine.input})."
+                              " Fix: build every target from the same checkpoints")
+
+
+def build_family(primary_dir: str | Path, targets: Mapping[str, str | Path],
+                 checkpoints: Mapping[str, str | Path], out: str | Path) -> Bundle:
+    """Copy the ``primary_dir`` bundle to ``out`` and add the other targets' nets and weights.
+
+    Args:
+        primary_dir: The bundle whose files serve its own target and whose pipeline
+            parameters, gate and provenance the family keeps.
+        targets: Other bundles of the same nets by target name (e.g. ``{"int8-trt": dir,
+            "fp32": dir}``).
+        checkpoints: Each role's training checkpoint (``best.pt`` or ``.safetensors``),
+            written into the family as ``<role>.fp32.safetensors``.
+        out: The family's directory (replaced if it exists).
+
+    Raises:
+        ExportError: a target bundle holds other nets, or a role has no checkpoint.
+    """
+    from export.train import load_checkpoint
+
+    primary = load_bundle(primary_dir)
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    stored: dict[str, str] = {}  # sha256 -> file name in the family
+    for role, spec in primary.manifest.models.items():
+        shutil.copyfile(primary.model_path(role), out / spec.file)
+        stored[spec.sha256] = spec.file
+    artifacts: dict[str, list[ArtifactSpec]] = {role: [] for role in MODEL_ROLES}
+    layout: dict[str, dict[str, str]] = {
+        primary.manifest.provenance.get("target", "main"):
+            {r: s.file for r, s in primary.manifest.models.items()}}
+    for target, directory in targets.items():
+        other = load_bundle(directory)
+        _same_nets(primary, other, target)
+        layout[target] = {}
+        for role, spec in other.manifest.models.items():
+            if spec.sha256 not in stored:
+                name = f"{role}.{target}.onnx"
+                shutil.copyfile(other.model_path(role), out / name)
+                stored[spec.sha256] = name
+            file = stored[spec.sha256]
+            layout[target][role] = file
+            artifacts[role].append(ArtifactSpec("onnx", file, spec.sha256,
+                                                {"target": target, "precision": spec.precision}))
+    for role in MODEL_ROLES:
+        if role not in checkpoints:
+            raise ExportError(f"family: no checkpoint for the {role}; expected one per role "
+                              f"({list(MODEL_ROLES)}). Fix: pass --{role} RUN/best.pt")
+        checkpoint = load_checkpoint(checkpoints[role])
+        name = f"{role}.fp32.safetensors"
+        save_weights(checkpoint, out / name)
+        artifacts[role].append(ArtifactSpec("safetensors", name, file_sha256(out / name),
+                                            {"arch": checkpoint["config"]["arch"],
+                                             "precision": "fp32"}))
+    manifest = primary.manifest.with_artifacts(artifacts)
+    provenance = {**manifest.provenance, "family": layout}
+    manifest = dataclasses.replace(manifest, provenance=provenance)
+    return write_bundle_manifest(out, manifest)
+
+
+def family_size_mb(bundle: Bundle) -> float:
+    """Bytes on disk of every file of the bundle, in MB."""
+    return sum(p.stat().st_size for p in bundle.root.iterdir() if p.is_file()) / 1e6
+
+
+def build_family_from_checkpoints(segmenter: str | Path, classifier: str | Path,
+                                  options: Any, targets: tuple[str, ...] = ("int8-trt",)
+                                  ) -> Bundle:
+    """Build the ``options.target`` bundle (tuned and gated), the bundles of ``targets`` with
+    its pipeline parameters, and write the family to ``options.out``.
+
+    ``options`` is an :class:`export.build.BuildOptions` for the main target; the work of every
+    step stays under ``options.work``. The main build's fp32 reference (same parameters) is the
+    family's ``fp32`` member.
+
+    Raises:
+        GateError: a target's converted nets failed the accuracy gate (its bundle is kept in
+            the work folder, the family is not written).
+    """
+    from export.build import build_bundle
+
+    work = Path(options.work)
+    main_options = dataclasses.replace(options, out=work / options.target,
+                                       work=work / f"{options.target}.work")
+    main = build_bundle(segmenter, classifier, main_options)
+    members: dict[str, Path] = {}
+    for target in targets:
+        members[target] = build_bundle(segmenter, classifier, dataclasses.replace(
+            options, target=target, out=work / target, work=work / f"{target}.work",
+            params=main.manifest.pipeline, tune=False)).root
+    members["fp32"] = Path(main_options.work) / "fp32-reference"
+    return build_family(main.root, members,
+                        {"segmenter": segmenter, "classifier": classifier}, options.out)

@@ -1,0 +1,107 @@
+"""Model families: one bundle carrying every target's nets and the fp32 weights; fine-tuning
+from it on a small set; the torch baseline from its weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from edge_sdk.bundle import load_bundle  # noqa: E402
+from edge_sdk.pipeline import Pipeline  # noqa: E402
+from edge_sdk.testing import synthetic_frame  # noqa: E402
+from export.build import BuildOptions  # noqa: E402
+from export.cli import main  # noqa: E402
+from export.errors import ExportError  # noqa: E402
+from export.family import build_family_from_checkpoints  # noqa: E402
+from export.finetune import parent_weights  # noqa: E402
+from export.train import load_checkpoint, model_from_checkpoint  # noqa: E402
+from export.weights import load_weights, save_weights  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def family(tiny_checkpoints, synthetic_busi: Path, tmp_path_factory: pytest.TempPathFactory):
+    seg, cls = tiny_checkpoints
+    out = tmp_path_factory.mktemp("family") / "fam"
+    options = BuildOptions(target="int8-cpu", out=out, work=out.parent / "work",
+                           data=synthetic_busi, min_calibration=1, latency_runs=3, threads=1,
+                           max_drop=1.0, tta=False)
+    return build_family_from_checkpoints(seg, cls, options)
+
+
+def test_weights_round_trip_without_pickle(tiny_checkpoints, tmp_path: Path) -> None:
+    seg, _ = tiny_checkpoints
+    checkpoint = load_checkpoint(seg)
+    path = save_weights(checkpoint, tmp_path / "seg.safetensors")
+    again = load_weights(path)
+    assert again["config"] == checkpoint["config"] and again["epoch"] == checkpoint["epoch"]
+    for key, value in checkpoint["model"].items():
+        assert torch.equal(again["model"][key], value), key
+    _, config = model_from_checkpoint(path)  # everything that reads best.pt reads these
+    assert config.arch == checkpoint["config"]["arch"]
+
+
+def test_family_carries_every_target_once(family) -> None:
+    manifest = family.manifest
+    layout = manifest.provenance["family"]
+    assert set(layout) == {"int8-cpu", "int8-trt", "fp32"}
+    for role, spec in manifest.models.items():
+        onnx = {a.meta["target"]: a for a in spec.artifacts_of("onnx")}
+        assert set(onnx) == {"int8-trt", "fp32"}
+        assert layout["fp32"][role] == onnx["fp32"].file
+        (weights,) = spec.artifacts_of("safetensors")
+        assert weights.meta["arch"] and (family.root / weights.file).is_file()
+    names = [p.name for p in family.root.iterdir()]
+    files = [a.file for s in manifest.models.values() for a in s.artifacts] + \
+        [s.file for s in manifest.models.values()]
+    assert sorted(set(files) | {"manifest.json"}) == sorted(names)  # nothing stored twice
+    assert load_bundle(family.root).digest == family.digest  # every file verified
+    with Pipeline(family) as pipeline:
+        result = pipeline.process(synthetic_frame(120, 160, ((80, 60, 20, 15),)))
+    assert result.mask.shape == (120, 160)
+
+
+def test_finetune_writes_a_gated_child(family, synthetic_busi: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "child"
+    code = main(["finetune", "--from", str(family.root), "--data", str(synthetic_busi),
+                 "--out", str(out), "--epochs", "1", "--threads", "1", "--max-drop", "1.0"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    report = json.loads(printed[printed.rindex("\n{\n") + 1:])  # the command's last output
+    assert report["parent"]["digest"] == family.digest
+    child = load_bundle(out)
+    parent = child.manifest.provenance["parent"]
+    assert parent["digest"] == family.digest and parent["name"] == family.manifest.name
+    assert child.manifest.pipeline == family.manifest.pipeline  # clinical settings kept
+    assert child.manifest.provenance["gate"]["passed"]
+    assert set(parent_weights(child)) == {"segmenter", "classifier"}
+
+
+def test_finetune_refuses_a_bundle_without_weights(tiny_bundle_dir: Path, synthetic_busi: Path,
+                                                   tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="no fp32 weights"):
+        parent_weights(load_bundle(tiny_bundle_dir))
+
+
+def test_torch_baseline_from_the_family_weights(family, tmp_path: Path) -> None:
+    out = tmp_path / "with_torch"
+    assert main_torch(["--bundle", str(family.root), "--out", str(out)]) == 0
+    copy = load_bundle(out)
+    assert all(spec.artifacts_of("torch") for spec in copy.manifest.models.values())
+    assert load_bundle(family.root).digest == family.digest  # the source bundle is untouched
+    frame = synthetic_frame(120, 160, ((80, 60, 20, 15),))
+    with Pipeline(copy, backend="onnxruntime") as reference, \
+            Pipeline(copy, backend="torch") as baseline:
+        a, b = reference.process(frame), baseline.process(frame)
+    assert np.mean(a.mask == b.mask) > 0.99
+
+
+def main_torch(argv: list[str]) -> int:
+    from export.torch_program import main as torch_main
+
+    return torch_main(argv)
