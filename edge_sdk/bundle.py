@@ -80,6 +80,20 @@ class Bundle:
         """Absolute path of one of a net's artifacts (checked to stay inside the bundle)."""
         return _inside(self.root, artifact.file, f"{role} {artifact.kind}")
 
+    def onnx_for(self, role: str, target: str) -> tuple[Path, str]:
+        """The ONNX file (and its precision) of ``role`` that serves ``target``.
+
+        A model-family bundle carries each net for several targets (``onnx`` artifacts with
+        ``meta.target``, e.g. ``int8-trt`` or ``fp32``); a backend asks for its own and gets
+        the main file when the bundle has no file for that target.
+        """
+        spec = self.manifest.models[role]
+        for artifact in spec.artifacts_of("onnx"):
+            if artifact.meta.get("target") == target:
+                return (self.artifact_path(role, artifact),
+                        str(artifact.meta.get("precision", spec.precision)))
+        return self.model_path(role), spec.precision
+
 
 def _verify_file(root: Path, relative: str, sha256: str, what: str) -> None:
     path = _inside(root, relative, what)

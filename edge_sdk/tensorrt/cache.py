@@ -141,7 +141,7 @@ def engine_for(bundle: Bundle, role: str, precision: str | None = None, *,
     """
     spec = bundle.manifest.models[role]
     params = params or bundle.manifest.pipeline
-    wanted = precision or spec.precision
+    wanted = precision or trt_source(bundle, role, None)[1]
     facts = facts or host_facts(device)
     dla_core = build_options.get("dla_core")
     batch = max(needed_batch(spec, params, max_lesions), int(build_options.pop("max_batch", 0)))
@@ -156,13 +156,28 @@ def engine_for(bundle: Bundle, role: str, precision: str | None = None, *,
     print(f"edge-sdk: no {wanted} TensorRT engine for the {role} on this GPU yet; building it "
           f"once into {plan.parent} (this can take minutes)", file=sys.stderr)
     partial = plan.with_suffix(".partial")
-    meta = build(bundle.model_path(role), partial, precision=wanted, onnx_precision=spec.precision,
+    source, source_precision = trt_source(bundle, role, wanted)
+    meta = build(source, partial, precision=wanted, onnx_precision=source_precision,
                  max_batch=batch, opt_batch=typical_batch(spec, params), device=device,
                  **build_options)
     partial.replace(plan)
     write_atomic(plan.with_suffix(".json"),
                  json.dumps({"meta": meta, "sha256": file_sha256(plan)}, indent=2).encode())
     return plan, meta
+
+
+def trt_source(bundle: Bundle, role: str, precision: str | None) -> tuple[Path, str]:
+    """The ONNX file TensorRT builds ``role`` from, and its precision.
+
+    A model family carries an ``int8-trt`` file (symmetric Q/DQ, TensorRT's INT8 placement) and
+    an ``fp32`` one: an int8 engine (and the default, when the family has it) builds from the
+    former, fp16/fp32 engines from the latter; a single-target bundle from its main file.
+    """
+    if precision in (None, "int8"):
+        path, onnx_precision = bundle.onnx_for(role, "int8-trt")
+        if precision is None or onnx_precision == "int8":
+            return path, onnx_precision
+    return bundle.onnx_for(role, "fp32")
 
 
 def build_bundle_engines(
@@ -187,11 +202,12 @@ def build_bundle_engines(
     build = build or build_engine
     artifacts: dict[str, tuple[ArtifactSpec, ...]] = {}
     for role, spec in manifest.models.items():
-        chosen = precision or spec.precision
+        chosen = precision or trt_source(bundle, role, None)[1]
         batch = needed_batch(spec, manifest.pipeline, max_lesions)
         path = bundle.root / engine_target(spec, chosen, batch, facts, dla_core)
-        meta = build(bundle.model_path(role), path, precision=chosen,
-                     onnx_precision=spec.precision, max_batch=batch,
+        source, source_precision = trt_source(bundle, role, chosen)
+        meta = build(source, path, precision=chosen,
+                     onnx_precision=source_precision, max_batch=batch,
                      opt_batch=typical_batch(spec, manifest.pipeline), device=device, **options)
         kept = tuple(a for a in spec.artifacts if not (
             a.kind == "tensorrt" and is_compatible(dict(a.meta), facts, chosen, dla_core, 0)))

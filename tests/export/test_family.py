@@ -105,3 +105,15 @@ def main_torch(argv: list[str]) -> int:
     from export.torch_program import main as torch_main
 
     return torch_main(argv)
+
+
+def test_each_backend_finds_its_own_file(family) -> None:
+    from edge_sdk.tensorrt.cache import trt_source
+
+    for role, spec in family.manifest.models.items():
+        assert family.onnx_for(role, "int8-cpu") == (family.model_path(role), spec.precision)
+        fp32, precision = family.onnx_for(role, "fp32")
+        assert precision == "fp32" and fp32.is_file()
+        trt_file, trt_precision = family.onnx_for(role, "int8-trt")
+        assert trt_source(family, role, None) == (trt_file, trt_precision)  # the TRT default
+        assert trt_source(family, role, "fp16") == (fp32, "fp32")
