@@ -211,8 +211,10 @@ def _make_default(args: argparse.Namespace) -> int:
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    for spec in bundle.manifest.models.values():
+    for spec in bundle.manifest.models.values():  # the main files and every artifact
         shutil.copyfile(bundle.model_path(spec.role), dest / spec.file)
+        for artifact in spec.artifacts:
+            shutil.copyfile(bundle.artifact_path(spec.role, artifact), dest / artifact.file)
     shutil.copyfile(bundle.root / "manifest.json", dest / "manifest.json")
     copied = load_bundle(dest)
     size = sum(p.stat().st_size for p in dest.iterdir()) / 1e6
