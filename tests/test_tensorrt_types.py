@@ -29,12 +29,17 @@ TENSORRT_MODULES = [
     "edge_sdk/tensorrt/cache.py",
     "edge_sdk/backends/tensorrt_backend.py",
 ]
-CONFIG = """\
+
+# pyproject's list of packages that ship no type information, so both checks ignore the same ones
+_UNTYPED = re.search(r"# packages that ship no type information\nmodule = \[(.*?)\]",
+                     (REPO / "pyproject.toml").read_text(encoding="utf-8"), flags=re.DOTALL)
+UNTYPED = ",".join(re.findall(r'"([^"]+)"', _UNTYPED.group(1) if _UNTYPED else ""))
+CONFIG = f"""\
 [mypy]
 python_version = 3.10
 check_untyped_defs = True
 warn_unused_ignores = True
-[mypy-cuda,cuda.*,gi,gi.*,onnxruntime,onnxruntime.*,openvino,openvino.*,pyigtl,pyigtl.*,pydicom,pydicom.*,sklearn,sklearn.*,tqdm,tqdm.*,matplotlib,matplotlib.*,onnx,onnx.*]
+[mypy-{UNTYPED}]
 ignore_missing_imports = True
 [mypy-tensorrt,tensorrt.*,tensorrt_bindings,tensorrt_bindings.*,tensorrt_libs]
 follow_imports = silent
