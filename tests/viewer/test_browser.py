@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from edge_sdk.bundle import default_bundle_path, load_bundle
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Debian's chromium, kept from reaching anything but the page (Playwright cannot download its
 # own browsers on this project's machines)
@@ -166,5 +168,7 @@ def test_watch_a_run_in_chromium(tmp_path: Path) -> None:
     assert compared >= 3, "too few sampled frames had lesions to compare"
     assert "pending confirmation" in final["tracking"]  # the smoothing state is shown
     assert final["stages"][-2:] == ["total", "grab_to_result"]
-    assert final["info"].startswith("busi-two-stage")
+    shipped = load_bundle(default_bundle_path())
+    assert final["info"] == (f"{shipped.manifest.name} {shipped.manifest.version} @ "
+                             f"{shipped.digest[:12]}")
     assert shot.stat().st_size > 10_000
