@@ -112,6 +112,11 @@ def check_parity(model: nn.Module, role: str, onnx_path: str | Path,
     got = run_onnx(onnx_path, batch)
     diff = np.abs(got.astype(np.float32) - expected)
     report = ParityReport(float(diff.max()), float(diff.mean()), len(batch), atol)
+    if not np.isfinite(got).all() or not np.isfinite(expected).all():
+        raise ExportError(
+            f"export parity: {onnx_path} or its PyTorch net gives NaN or infinite outputs on "
+            f"{len(batch)} real inputs; expected finite probabilities. Fix: check the "
+            "checkpoint's weights (e.g. a negative BatchNorm running variance)")
     if report.max_abs_diff > atol:
         raise ExportError(
             f"export parity: {onnx_path} differs from PyTorch by up to {report.max_abs_diff:.2e} "

@@ -58,3 +58,13 @@ def test_parity_failure_is_an_error(tiny_checkpoints, tmp_path: Path) -> None:
 def test_old_opset_refused(tiny_checkpoints, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="opset"):
         to_onnx(tiny_checkpoints[0], tmp_path / "x.onnx", opset=13)
+
+
+def test_parity_refuses_nan_outputs(tiny_checkpoints, tmp_path: Path) -> None:
+    seg = tiny_checkpoints[0]
+    path = to_onnx(seg, tmp_path / "seg.onnx")
+    model, config = model_from_checkpoint(seg)
+    with torch.no_grad():  # what a shifted BatchNorm statistic does: NaN everywhere after it
+        next(m for m in model.modules() if hasattr(m, "running_var")).running_var.fill_(-1.0)
+    with pytest.raises(ExportError, match="NaN"):
+        check_parity(model, "segmenter", path, real_inputs(config, 2))
