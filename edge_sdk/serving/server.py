@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,6 +246,10 @@ class PipelineServer:
                 triton.stop()
             except Exception as exc:  # noqa: BLE001 - shutting down: report, keep closing
                 logger.warning("serve: stopping Triton: %s", exc)
+            # PyTriton 0.7 leaves its 4 MiB tensor store in /dev/shm after a stop; its name
+            # starts with this process's id, so only this server's segments are removed
+            for leftover in Path("/dev/shm").glob(f"pytrtion{os.getpid()}-*"):
+                leftover.unlink(missing_ok=True)
 
     def stop(self) -> None:
         self._stop_triton()

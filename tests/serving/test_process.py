@@ -56,6 +56,9 @@ class ServeProcess:
         if self.process is not None and self.process.poll() is None:
             self.signal(signal.SIGKILL)
             self.process.wait(30)
+            # a killed PyTriton cannot remove its tensor store from /dev/shm: do it here
+            for leftover in Path("/dev/shm").glob(f"pytrtion{self.process.pid}-*"):
+                leftover.unlink(missing_ok=True)
 
 
 @pytest.fixture()
