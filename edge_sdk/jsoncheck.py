@@ -163,7 +163,11 @@ def array(value: Any, path: str, min_len: int, max_len: int) -> Sequence[Any]:
 
 
 def free_form(value: Any, path: str, max_items: int = 100_000) -> dict[str, Any]:
-    """A free-form JSON object (provenance, artifact meta): plain JSON values, bounded in size."""
+    """A free-form JSON object (provenance, artifact meta): plain JSON values, bounded in size.
+
+    NaN is let through here: these objects record measurements (a parity check that could not
+    be computed is NaN, as Python's json writes it) and never reach the pipeline.
+    """
     if not isinstance(value, Mapping):
         raise fail(path, value, "a JSON object")
     count = 0
@@ -181,8 +185,6 @@ def free_form(value: Any, path: str, max_items: int = 100_000) -> dict[str, Any]
                 stack.append((child, f"{where}.{key}", depth + 1))
         elif isinstance(item, (list, tuple)):
             stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise fail(where, item, "a finite number (JSON has no NaN or Infinity)")
         elif item is not None and not isinstance(item, (str, int, float, bool)):
             raise fail(where, item, "a JSON value (object, list, string, number, bool, null)")
     return dict(value)
