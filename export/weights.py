@@ -32,6 +32,7 @@ def save_weights(checkpoint: dict[str, Any], path: str | Path) -> Path:
              for k, v in checkpoint["model"].items()}
     path = Path(path)
     save_file(state, str(path), metadata=metadata)
+    path.chmod(0o644)  # safetensors writes 0600; a bundle's files are read by other users too
     return path
 
 

@@ -26,7 +26,11 @@ edge-sdk-export train classifier efficientnet_lite0 "${BOTH[@]}" --out "$OUT/v2/
     --epochs 14 --lr 1e-3 --ema-decay 0.99 --patience 14 --threads 1 --resume \
     --stop-after "${STOP_CLS:-4}"
 edge-sdk-export family --segmenter "$OUT/v2/seg/best.pt" --classifier "$OUT/v2/cls/best.pt" \
-    "${BOTH[@]}" --out "$OUT/bundles/family-v2" --threads 2 --no-tta --name busi-busbra-two-stage
+    "${BOTH[@]}" --out "$OUT/bundles/family-v2" --threads 2 --no-tta --name busi-busbra-two-stage \
+    --also
+# --also with no target: the int8-trt member (s8 Q/DQ segmenter, fp16 classifier) failed the
+# val gate on BUSI AUC (0.9032 -> 0.8743), so the family carries the fp32 nets for TensorRT
+# (fp16 engines) instead; `--also int8-trt` rebuilds it and keeps it in OUT/bundles/family-v2.work
 mkdir -p "$OUT/eval"
 for d in "$DATA" "$BUSBRA"; do
     name="$(basename "$d")"
