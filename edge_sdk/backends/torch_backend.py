@@ -158,6 +158,8 @@ class TorchBackend(Backend):
         if not artifacts:
             raise BundleError(
                 f"bundle: {bundle.root} has no torch program for the {role}, which the torch "
-                "backend runs. Fix: use the toolchain's fp32 bundle (it carries .pt2 programs), "
-                "or pick another backend (--backend onnxruntime)")
+                "backend runs. Fix: write a copy with programs made from the bundle's fp32 "
+                "weights (needs the export extra): python -m export.torch_program --bundle "
+                f"{bundle.root} --out COPY, then use --bundle COPY; or pick another backend "
+                "(--backend onnxruntime)")
         return cls.create(bundle.artifact_path(role, artifacts[0]), **options)  # type: ignore[return-value]
