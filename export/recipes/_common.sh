@@ -32,3 +32,23 @@ gate_may_fail() {
         exit "$status"
     fi
 }
+
+# every_target SEG CLS NAME [BUNDLE OPTIONS...]: the pair's int8-cpu bundle (post-processing
+# chosen on val), the fp32, int8-trt and fp16 bundles with the same parameters, and each one's
+# test-split report, as OUT/bundles/NAME-<target> and OUT/eval/NAME-<target>.test.json.
+every_target() {
+    local seg="$1" cls="$2" name="$3"
+    shift 3
+    edge-sdk-export bundle --segmenter "$seg" --classifier "$cls" --target int8-cpu \
+        --out "$OUT/bundles/$name-int8-cpu" --threads 1 "$@"
+    for t in fp32 int8-trt fp16; do
+        edge-sdk-export bundle --segmenter "$seg" --classifier "$cls" --target "$t" \
+            --out "$OUT/bundles/$name-$t" --threads 1 "$@" \
+            --params-from "$OUT/bundles/$name-int8-cpu"
+    done
+    mkdir -p "$OUT/eval"
+    for t in int8-cpu fp32 int8-trt fp16; do
+        edge-sdk eval --data "$DATA" --split test --bundle "$OUT/bundles/$name-$t" --threads 1 \
+            --no-progress --json "$OUT/eval/$name-$t.test.json"
+    done
+}

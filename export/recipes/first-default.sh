@@ -25,20 +25,8 @@ edge-sdk-export train classifier mobilenetv3_small_100 --out "$OUT/cls_mnv3s" --
 edge-sdk-export train classifier efficientnet_b0 --out "$OUT/cls_effb0" --epochs 15 --patience 5 \
     --lr 2e-3 --segmenter "$SEG" --threads 1
 # bundles (256 calibration samples, the default then): int8-cpu chooses the post-processing on
-# val, the other targets reuse it
-edge-sdk-export bundle --segmenter "$SEG" --classifier "$OUT/cls_lite0/best.pt" --target int8-cpu \
-    --out "$OUT/bundles/lite0-int8-cpu" --threads 1 --calibration-frames 256
-for t in fp32 int8-trt fp16; do
-    edge-sdk-export bundle --segmenter "$SEG" --classifier "$OUT/cls_lite0/best.pt" --target "$t" \
-        --out "$OUT/bundles/lite0-$t" --threads 1 --calibration-frames 256 \
-        --params-from "$OUT/bundles/lite0-int8-cpu"
-done
-# test split: report only
-mkdir -p "$OUT/eval"
-for t in int8-cpu fp32 int8-trt fp16; do
-    edge-sdk eval --data "$DATA" --split test --bundle "$OUT/bundles/lite0-$t" --threads 1 \
-        --no-progress --json "$OUT/eval/lite0-$t.test.json"
-done
+# val, the other targets reuse it; test split: report only
+every_target "$SEG" "$OUT/cls_lite0/best.pt" lite0 --calibration-frames 256
 # the paper's classifiers with the same segmenter (their int8-cpu gates fail: exit 3)
 for c in mnv3s effb0; do
     gate_may_fail edge-sdk-export bundle --segmenter "$SEG" --classifier "$OUT/cls_$c/best.pt" \

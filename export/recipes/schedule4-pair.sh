@@ -34,14 +34,4 @@ for p in A:cls_lite0 B:cls_lite0_d C:cls_lite0_f; do
         --out "$OUT/sel/${p%%:*}" --threads 1
 done
 # pair A for every target, then the test-split reports
-edge-sdk-export bundle --segmenter "$SEG" --classifier "$OUT/cls_lite0/best.pt" --target int8-cpu \
-    --out "$OUT/bundles/lite0s3-int8-cpu" --threads 1
-for t in fp32 int8-trt fp16; do
-    edge-sdk-export bundle --segmenter "$SEG" --classifier "$OUT/cls_lite0/best.pt" --target "$t" \
-        --out "$OUT/bundles/lite0s3-$t" --threads 1 --params-from "$OUT/bundles/lite0s3-int8-cpu"
-done
-mkdir -p "$OUT/eval"
-for t in int8-cpu fp32 int8-trt fp16; do
-    edge-sdk eval --data "$DATA" --split test --bundle "$OUT/bundles/lite0s3-$t" --threads 1 \
-        --no-progress --json "$OUT/eval/lite0s3-$t.test.json"
-done
+every_target "$SEG" "$OUT/cls_lite0/best.pt" lite0s3

@@ -19,17 +19,7 @@ edge-sdk-export train segmenter unet_lite0 --out "$OUT/seg_unet_lite0_g" \
     --ema-decay 0.995 --seed 1 --threads 2
 SEG="$OUT/seg_unet_lite0_g/best.pt"
 CLS="$OUT/cls_lite0/best.pt"
-edge-sdk-export bundle --segmenter "$SEG" --classifier "$CLS" --target int8-cpu \
-    --out "$OUT/bundles/lite0s3g-int8-cpu" --threads 1
-for t in fp32 int8-trt fp16; do
-    edge-sdk-export bundle --segmenter "$SEG" --classifier "$CLS" --target "$t" \
-        --out "$OUT/bundles/lite0s3g-$t" --threads 1 --params-from "$OUT/bundles/lite0s3g-int8-cpu"
-done
-mkdir -p "$OUT/eval"
-for t in int8-cpu fp32 int8-trt fp16; do
-    edge-sdk eval --data "$DATA" --split test --bundle "$OUT/bundles/lite0s3g-$t" --threads 1 \
-        --no-progress --json "$OUT/eval/lite0s3g-$t.test.json"
-done
+every_target "$SEG" "$CLS" lite0s3g
 # the same pair through the current toolchain: the shipped bundle, with val and test reports
 edge-sdk-export bundle --segmenter "$SEG" --classifier "$CLS" --target int8-cpu \
     --out "$OUT/bundles/lite0s3g-int8-cpu-s5" --threads 1
