@@ -165,8 +165,9 @@ def test_to_dict_round_trips_through_the_strict_parser(tiny_bundle_dir: Path) ->
 
 def test_shipped_bundle_loads_and_round_trips() -> None:
     bundle = load_bundle(default_bundle_path())
-    assert bundle.manifest.pipeline.decision_threshold == 0.8
     data = json.loads((default_bundle_path() / MANIFEST_NAME).read_text())
+    # the tuned clinical settings are read as written, never replaced by defaults
+    assert bundle.manifest.pipeline.to_dict() == data["pipeline"]
     assert Manifest.from_dict(data).to_dict() == data
 
 
