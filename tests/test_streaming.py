@@ -13,6 +13,7 @@ from edge_sdk.imaging_region import ImagingRegion
 from edge_sdk.pipeline import Pipeline
 from edge_sdk.sources import FrameSource, ProbeSimulator, PushSource, RawFrame, SyntheticSource
 from edge_sdk.streaming import HandoffPolicy, StreamRunner
+from tests.interrupt import interruptible
 
 
 @pytest.fixture(scope="module")
@@ -381,7 +382,8 @@ def test_cli_ctrl_c_stops_with_a_summary(tiny_bundle_dir):
 
     process = subprocess.Popen([sys.executable, "-m", "edge_sdk", "run", "--source",
                                 "synthetic://?fps=30&size=320x240", "--bundle",
-                                str(tiny_bundle_dir)], stderr=subprocess.PIPE, text=True)
+                                str(tiny_bundle_dir)], stderr=subprocess.PIPE, text=True,
+                               preexec_fn=interruptible)
     try:
         deadline = time.monotonic() + 60
         line = ""

@@ -26,6 +26,7 @@ from edge_sdk.sources.igtl import IgtlConnection, IgtlSource
 from edge_sdk.sources.igtl_wire import IgtlMessageError, IgtlProtocolError
 from edge_sdk.streaming import StreamRunner
 from edge_sdk.streaming.stats import check_accounting
+from tests.interrupt import interruptible
 from tests.sources.igtl_peers import (
     RawServer,
     gray,
@@ -226,7 +227,7 @@ def test_cli_ctrl_c_during_a_flood_prints_the_summary(tiny_bundle_dir):
         child = subprocess.Popen(
             [sys.executable, "-m", "edge_sdk", "run", "--source",
              f"igtl://{server.address}?max_mb=4", "--bundle", str(tiny_bundle_dir)],
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
         # a second connection is a reconnect: the models are loaded and the stream runs
         deadline = time.monotonic() + 120.0
         while server.connections < 2 and time.monotonic() < deadline:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from edge_sdk.bundle import default_bundle_path, load_bundle
+from tests.interrupt import interruptible
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Debian's chromium, kept from reaching anything but the page (Playwright cannot download its
@@ -57,7 +58,8 @@ class _Run:
 
     def __init__(self, args: list[str]) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "edge_sdk", "run", *args],
-                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                                     preexec_fn=interruptible)
         self.lines: list[str] = []
         self.url_ready = threading.Event()
         self.url = ""
