@@ -115,11 +115,6 @@ def load_frames(spec: str | Path | Sequence[str | Path], split: str,
     return frames
 
 
-def load_split_samples(spec: str | Path | Sequence[str | Path], split: str) -> list[Sample]:
-    """The samples of one split of each dataset of ``spec`` (for :func:`edge_sdk.evaluate`)."""
-    return [s for root in dataset_roots(spec) for s in load_samples(root, split)]
-
-
 def balanced_order(datasets: Sequence[str], rng: np.random.Generator,
                    per_dataset: int = 0) -> np.ndarray:
     """One epoch's shuffled indices in which every dataset has the same weight.

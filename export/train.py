@@ -28,6 +28,7 @@ from torch import nn
 
 from edge_sdk.manifest import InputSpec, PipelineParams
 from edge_sdk.metrics import dice_iou, roc_auc
+from edge_sdk.roi import find_regions
 from export.augment import AugmentConfig
 from export.data import (
     CropData,
@@ -148,13 +149,12 @@ def segmentation_val(model: nn.Module, frames: list[Frame], spec: InputSpec,
     per: dict[str, list[float]] = {}
     flagged: dict[str, list[float]] = {}
     for frame, prob in zip(frames, maps):
-        lesion = (prob >= params.segmentation_threshold).astype(np.uint8)
-        if frame.sample.label == "normal":
-            min_area = max(1, math.ceil(params.min_lesion_area_fraction * lesion.size))
-            n, _, stats, _ = cv2.connectedComponentsWithStats(lesion, connectivity=8)
-            found = bool(n > 1 and stats[1:, cv2.CC_STAT_AREA].max() >= min_area)
-            flagged.setdefault(frame.dataset, []).append(float(found))
+        if frame.sample.label == "normal":  # what the runtime would keep: edge_sdk.roi
+            min_area = max(1, math.ceil(params.min_lesion_area_fraction * prob.size))
+            _, regions = find_regions(prob, params.segmentation_threshold, min_area)
+            flagged.setdefault(frame.dataset, []).append(float(bool(regions)))
         else:
+            lesion = (prob >= params.segmentation_threshold).astype(np.uint8)
             per.setdefault(frame.dataset, []).append(dice_iou(lesion, frame.mask)[0])
     scores = {f"dice_{name or 'data'}": float(np.mean(v)) for name, v in per.items()}
     scores.update({f"normal_fp_{name or 'data'}": float(np.mean(v))
