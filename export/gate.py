@@ -8,11 +8,11 @@ mean (a conversion must not trade one scanner's accuracy for another's).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from edge_sdk.dataset import load_samples
+from edge_sdk.dataset import Sample, load_samples
 from edge_sdk.evaluate import evaluate
 from edge_sdk.pipeline import Pipeline
 from export.data import dataset_name, dataset_roots
@@ -24,18 +24,22 @@ GATED_METRICS = ("dice", "auc")
 MEAN_METRICS = ("dice", "iou", "auc", "sensitivity", "specificity", "f1", "normal_fp_rate")
 
 
-def evaluate_datasets(pipeline: Pipeline, data: str | Path, split: str = "val",
+def samples_by_dataset(data: str | Path, split: str = "val") -> dict[str, list[Sample]]:
+    """One split of every dataset of ``data``, by dataset name (read once, evaluated often)."""
+    return {dataset_name(root): load_samples(root, split) for root in dataset_roots(data)}
+
+
+def evaluate_datasets(pipeline: Pipeline, samples: Mapping[str, Sequence[Sample]],
                       progress: bool = False) -> dict[str, Any]:
-    """Evaluate an open pipeline on one split of every dataset of ``data``.
+    """Evaluate an open pipeline on the samples of every dataset (:func:`samples_by_dataset`).
 
     Returns:
         With one dataset, its :func:`edge_sdk.evaluate.evaluate` report. With several, the mean
         over datasets of each of :data:`MEAN_METRICS` (``None`` where no dataset defines it)
         and ``per_dataset``: each dataset's own report by name.
     """
-    roots = dataset_roots(data)
-    reports = {dataset_name(root): evaluate(pipeline, load_samples(root, split),
-                                            progress=progress) for root in roots}
+    reports = {name: evaluate(pipeline, items, progress=progress)
+               for name, items in samples.items()}
     if len(reports) == 1:
         return next(iter(reports.values()))
     merged: dict[str, Any] = {}
@@ -55,7 +59,7 @@ def evaluate_bundle(bundle: str | Path, data: str | Path, split: str = "val",
     """Evaluate a bundle on one split (of each dataset) with ONNX Runtime on the CPU."""
     options = {"threads": threads, "providers": ["CPUExecutionProvider"]}
     with Pipeline(bundle, backend="onnxruntime", backend_options=options) as pipeline:
-        return evaluate_datasets(pipeline, data, split, progress)
+        return evaluate_datasets(pipeline, samples_by_dataset(data, split), progress)
 
 
 def compare(reference: dict[str, Any], converted: dict[str, Any],

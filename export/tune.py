@@ -16,7 +16,7 @@ from typing import Any
 
 from edge_sdk.manifest import PipelineParams
 from edge_sdk.pipeline import Pipeline
-from export.gate import evaluate_datasets
+from export.gate import evaluate_datasets, samples_by_dataset
 
 SEG_THRESHOLDS = (0.4, 0.5, 0.6)
 MIN_AREA_FRACTIONS = (0.001, 0.005, 0.01)
@@ -51,6 +51,7 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
     Returns:
         The chosen parameters and a record of the search (for the manifest's provenance).
     """
+    samples = samples_by_dataset(data, split)
     options = {"threads": threads, "providers": ["CPUExecutionProvider"]}
     trials = []
     # the mirror pass softens the probability map, so it gets its own threshold search
@@ -63,7 +64,7 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
                                          segmenter_hflip=flip)
             trials.append({"segmenter_hflip": flip, "segmentation_threshold": threshold,
                            "min_lesion_area_fraction": area, "max_lesions": keep,
-                           **_score(pipeline, params, data, split)})
+                           **_score(pipeline, params, samples)})
         best = max((t for t in trials if not t["segmenter_hflip"]), key=lambda t: t["score"])
         if tta:
             mirrored = max((t for t in trials if t["segmenter_hflip"]),
@@ -77,7 +78,7 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
         tta_trials = []
         if tta:
             candidate = dataclasses.replace(chosen, classifier_hflip=True)
-            trial = {"classifier_hflip": True, **_score(pipeline, candidate, data, split)}
+            trial = {"classifier_hflip": True, **_score(pipeline, candidate, samples)}
             trial["kept"] = trial["score"] >= best["score"] + min_tta_gain
             tta_trials.append(trial)
             if trial["kept"]:
@@ -85,7 +86,7 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
         decisions = []
         for threshold in decision_thresholds:
             pipeline.params = dataclasses.replace(chosen, decision_threshold=threshold)
-            report = evaluate_datasets(pipeline, data, split)
+            report = evaluate_datasets(pipeline, samples)
             youden = (report["sensitivity"] or 0.0) + (report["specificity"] or 0.0) - 1.0
             decisions.append({"decision_threshold": threshold, "youden_j": youden,
                               "sensitivity": report["sensitivity"],
@@ -100,10 +101,9 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
                     "decision_trials": decisions, "chosen": chosen.to_dict()}
 
 
-def _score(pipeline: Pipeline, params: PipelineParams, data: str | Path, split: str
-           ) -> dict[str, Any]:
+def _score(pipeline: Pipeline, params: PipelineParams, samples: Any) -> dict[str, Any]:
     pipeline.params = params
-    report = evaluate_datasets(pipeline, data, split)
+    report = evaluate_datasets(pipeline, samples)
     normal_fp = report.get("normal_fp_rate")
     return {"dice": report["dice"], "auc": report["auc"], "normal_fp_rate": normal_fp,
             "score": (report["dice"] or 0.0) + (report["auc"] or 0.0)
