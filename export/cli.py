@@ -179,11 +179,20 @@ def _finetune(args: argparse.Namespace) -> int:
         work=args.work or args.out.parent / f"{args.out.name}.work", epochs=args.epochs,
         segmenter_lr=args.segmenter_lr, classifier_lr=args.classifier_lr,
         ema_decay=args.ema_decay, threads=args.threads, retune=args.retune,
-        max_drop=args.max_drop)
+        max_drop=args.max_drop, targets=None if args.also is None else tuple(args.also))
     bundle = finetune(options)
     print(json.dumps({"bundle": str(bundle.root), "digest": bundle.digest,
                       "parent": bundle.manifest.provenance["parent"],
                       "size_mb": round(family_size_mb(bundle), 1)}, indent=1))
+    return 0
+
+
+def _subset(args: argparse.Namespace) -> int:
+    from export.subset import patient_subset
+
+    out = patient_subset(args.data, args.out, args.groups, args.split, args.val_fraction,
+                         args.seed)
+    print((out / "subset.json").read_text(), end="")
     return 0
 
 
@@ -334,7 +343,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retune", action="store_true",
                    help="choose the pipeline parameters on your val split instead of keeping "
                         "the parent's")
+    p.add_argument("--also", nargs="*", choices=TARGETS,
+                   help="targets to build beside the parent's main one and fp32 (default: the "
+                        "parent family's; give none for none)")
     p.set_defaults(func=_finetune)
+
+    p = sub.add_parser("subset", help="a few patients of a dataset as a small dataset of their "
+                       "own (train/val by patient; images linked, not copied)")
+    p.add_argument("--data", type=Path, required=True, help="source dataset (splits.csv with a "
+                   "group column)")
+    p.add_argument("--groups", type=int, required=True, help="how many patients")
+    p.add_argument("--split", default="train", help="the source split they come from")
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_subset)
 
     p = sub.add_parser("gate", help="compare a bundle against an fp32 reference on val")
     p.add_argument("bundle", type=Path)

@@ -35,7 +35,7 @@ class FinetuneOptions:
     ema_decay: float = 0.0
     threads: int = 2
     retune: bool = False
-    targets: tuple[str, ...] = ("int8-trt",)
+    targets: tuple[str, ...] | None = None  # None: the parent family's other quantized members
     max_drop: float = 0.01
 
 
@@ -54,6 +54,16 @@ def parent_weights(bundle: Bundle) -> dict[str, Path]:
                               "bundle (edge-sdk-export family), e.g. the shipped default")
         weights[role] = bundle.artifact_path(role, found[0])
     return weights
+
+
+def family_targets(parent: Bundle, asked: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The targets a fine-tuned family carries beside its main one and ``fp32``: ``asked``, or
+    the parent family's (a parent without ``int8-trt`` has none, so none is built)."""
+    if asked is not None:
+        return asked
+    members = parent.manifest.provenance.get("family", {})
+    main = parent.manifest.provenance.get("target", "int8-cpu")
+    return tuple(t for t in members if t not in (main, "fp32"))
 
 
 def _train(role: str, weights: Path, options: FinetuneOptions) -> Path:
@@ -94,7 +104,7 @@ def finetune(options: FinetuneOptions) -> Bundle:
         # a small set calibrates on what it has (every train frame and crop), recorded below
         min_calibration=min(200, sum(f.sample.label != "normal" for f in train_frames)))
     family = build_family_from_checkpoints(checkpoints["segmenter"], checkpoints["classifier"],
-                                           build, options.targets)
+                                           build, family_targets(parent, options.targets))
     provenance = {**family.manifest.provenance,
                   "parent": {"name": parent.manifest.name, "version": parent.manifest.version,
                              "digest": parent.digest, "path": str(parent.root)},

@@ -18,7 +18,7 @@ from export.build import BuildOptions  # noqa: E402
 from export.cli import main  # noqa: E402
 from export.errors import ExportError  # noqa: E402
 from export.family import build_family_from_checkpoints  # noqa: E402
-from export.finetune import parent_weights  # noqa: E402
+from export.finetune import family_targets, parent_weights  # noqa: E402
 from export.train import load_checkpoint, model_from_checkpoint  # noqa: E402
 from export.weights import load_weights, save_weights  # noqa: E402
 
@@ -80,6 +80,16 @@ def test_finetune_writes_a_gated_child(family, synthetic_busi: Path, tmp_path: P
     assert child.manifest.pipeline == family.manifest.pipeline  # clinical settings kept
     assert child.manifest.provenance["gate"]["passed"]
     assert set(parent_weights(child)) == {"segmenter", "classifier"}
+    assert set(child.manifest.provenance["family"]) == {"int8-cpu", "int8-trt", "fp32"}
+
+
+def test_finetune_builds_the_parent_familys_targets(family) -> None:
+    """A child carries what its parent carries (the shipped default has no int8-trt member)."""
+    assert family_targets(family, None) == ("int8-trt",)
+    assert family_targets(family, ()) == ()
+    shipped = load_bundle(Path(__file__).resolve().parents[2] / "edge_sdk" / "bundles" / "default")
+    assert family_targets(shipped, None) == tuple(
+        t for t in shipped.manifest.provenance["family"] if t not in ("int8-cpu", "fp32"))
 
 
 def test_finetune_refuses_a_bundle_without_weights(tiny_bundle_dir: Path, synthetic_busi: Path,

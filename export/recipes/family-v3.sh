@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Longer training of the shipped family's two nets (family-busi-busbra.sh): each continues from
+# the shipped fp32 weights (the bundle's safetensors) on BUSI and BUS-BRA together for a new
+# 8-epoch cosine schedule at half the first learning rate, then the family is rebuilt, evaluated
+# on both val splits (the selection rule in docs/RESULTS.md) and both test splits.
+#
+# Usage: bash export/recipes/family-v3.sh [OUT]   (OUT default: runs/)
+# Needs: the export extra, both datasets, and the family of 2026-12-01 as PARENT (default: the
+# shipped bundle, edge_sdk/bundles/default, digest 14d1c6a489b0). SHIP=1 makes it the default.
+set -euo pipefail
+# shellcheck source=export/recipes/_common.sh
+. "$(dirname "$0")/_common.sh"
+BUSBRA="${BUSBRA_DIR:-$REPO/../shared/data/busbra}"
+[ -f "$BUSBRA/splits.csv" ] || {
+    echo "recipe: no BUS-BRA dataset at $BUSBRA. Fix: set BUSBRA_DIR" >&2; exit 1; }
+PARENT="${PARENT:-$REPO/edge_sdk/bundles/default}"
+THREADS="${THREADS:-1}"
+BOTH=(--data "$DATA" --data "$BUSBRA")
+
+edge-sdk-export train segmenter unet_lite0 "${BOTH[@]}" --out "$OUT/v3/seg" --epochs 8 \
+    --lr 5e-4 --ema-decay 0.99 --patience 8 --threads "$THREADS" --resume \
+    --init-from "$PARENT/segmenter.fp32.safetensors"
+edge-sdk-export train classifier efficientnet_lite0 "${BOTH[@]}" --out "$OUT/v3/cls" \
+    --epochs 8 --lr 5e-4 --ema-decay 0.99 --patience 8 --threads "$THREADS" --resume \
+    --init-from "$PARENT/classifier.fp32.safetensors"
+[ -f "$OUT/bundles/family-v3/manifest.json" ] ||
+    edge-sdk-export family --segmenter "$OUT/v3/seg/best.pt" --classifier "$OUT/v3/cls/best.pt" \
+        "${BOTH[@]}" --out "$OUT/bundles/family-v3" --threads "$THREADS" --no-tta \
+        --name busi-busbra-two-stage --also
+mkdir -p "$OUT/eval"
+for d in "$DATA" "$BUSBRA"; do
+    name="$(basename "$d")"
+    for split in val test; do
+        edge-sdk eval --data "$d" --split "$split" --bundle "$OUT/bundles/family-v3" \
+            --threads "$THREADS" --no-progress --json "$OUT/eval/family-v3.$name.$split.json"
+    done
+done
+if [ "${SHIP:-0}" = 1 ]; then
+    edge-sdk-export make-default "$OUT/bundles/family-v3"
+fi

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The leave-one-dataset-out check and the adapt-to-your-scanner table (docs/RESULTS.md, "Model
+# family"): the family recipe's nets and schedule trained on ONE dataset, judged on the other's
+# val split; then the BUSI-only family fine-tuned on 20 and 50 BUS-BRA train patients
+# (`edge-sdk-export subset`, then `finetune`), judged on both test splits before and after.
+#
+# Usage: bash export/recipes/lodo-finetune.sh [OUT]   (OUT default: runs/)
+# Needs: the export extra and both datasets (BUSI_DIR, BUSBRA_DIR; default ../shared/data/*).
+# Sized to 2 CPU cores shared with a second training job (about 2 hours there).
+set -euo pipefail
+# shellcheck source=export/recipes/_common.sh
+. "$(dirname "$0")/_common.sh"
+BUSBRA="${BUSBRA_DIR:-$REPO/../shared/data/busbra}"
+[ -f "$BUSBRA/splits.csv" ] || {
+    echo "recipe: no BUS-BRA dataset at $BUSBRA. Fix: set BUSBRA_DIR" >&2; exit 1; }
+THREADS="${THREADS:-1}"
+mkdir -p "$OUT/eval"
+
+# one_dataset NAME DIR SEG_EPOCHS CLS_EPOCHS: both nets of the family recipe on DIR alone,
+# as a family bundle OUT/bundles/lodo-NAME (post-processing tuned on DIR's val split).
+one_dataset() {
+    local name="$1" dir="$2"
+    edge-sdk-export train segmenter unet_lite0 --data "$dir" --out "$OUT/lodo/$name-seg" \
+        --epochs "$3" --lr 1e-3 --ema-decay 0.99 --patience "$3" --threads "$THREADS" --resume
+    edge-sdk-export train classifier efficientnet_lite0 --data "$dir" --out "$OUT/lodo/$name-cls" \
+        --epochs "$4" --lr 1e-3 --ema-decay 0.99 --patience "$4" --threads "$THREADS" --resume
+    [ -f "$OUT/bundles/lodo-$name/manifest.json" ] ||
+        edge-sdk-export family --segmenter "$OUT/lodo/$name-seg/best.pt" \
+            --classifier "$OUT/lodo/$name-cls/best.pt" --data "$dir" --out "$OUT/bundles/lodo-$name" \
+            --threads "$THREADS" --no-tta --name "$name-two-stage" --also
+}
+
+# report BUNDLE DIR SPLIT LABEL: edge-sdk eval into OUT/eval/LABEL.json (skipped when present)
+report() {
+    [ -f "$OUT/eval/$4.json" ] ||
+        edge-sdk eval --data "$2" --split "$3" --bundle "$1" --threads "$THREADS" --no-progress \
+            --json "$OUT/eval/$4.json"
+}
+
+# Leave one dataset out: 8 segmenter epochs on BUSI's 546 train frames, 4 on BUS-BRA's 1,312
+# (about as many frames as the family's 6 balanced epochs of 1,094), 8 and 4 classifier epochs.
+one_dataset busi "$DATA" 8 8
+report "$OUT/bundles/lodo-busi" "$DATA" val lodo-busi.busi.val
+report "$OUT/bundles/lodo-busi" "$BUSBRA" val lodo-busi.busbra.val
+one_dataset busbra "$BUSBRA" 4 4
+report "$OUT/bundles/lodo-busbra" "$BUSBRA" val lodo-busbra.busbra.val
+report "$OUT/bundles/lodo-busbra" "$DATA" val lodo-busbra.busi.val
+
+# Adapt to a scanner: the BUSI-only family, fine-tuned on N BUS-BRA train patients.
+report "$OUT/bundles/lodo-busi" "$BUSBRA" test lodo-busi.busbra.test
+report "$OUT/bundles/lodo-busi" "$DATA" test lodo-busi.busi.test
+for n in 20 50; do
+    [ -f "$OUT/data/busbra-$n/splits.csv" ] ||
+        edge-sdk-export subset --data "$BUSBRA" --groups "$n" --seed 0 --out "$OUT/data/busbra-$n"
+    [ -f "$OUT/bundles/ft-busbra-$n/manifest.json" ] ||
+        edge-sdk-export finetune --from "$OUT/bundles/lodo-busi" --data "$OUT/data/busbra-$n" \
+            --out "$OUT/bundles/ft-busbra-$n" --epochs 10 --threads "$THREADS"
+    report "$OUT/bundles/ft-busbra-$n" "$BUSBRA" test "ft-busbra-$n.busbra.test"
+    report "$OUT/bundles/ft-busbra-$n" "$DATA" test "ft-busbra-$n.busi.test"
+done
