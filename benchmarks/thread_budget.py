@@ -24,23 +24,31 @@ from edge_sdk import Pipeline
 from edge_sdk.bench.measure import ReplaySource, load_frames
 from edge_sdk.bundle import default_bundle_path
 from edge_sdk.streaming import StreamRunner
-from edge_sdk.thread_budget import StageThreads, ThreadBudget, usable_cores
+from edge_sdk.thread_budget import StageThreads, ThreadBudget, thread_budget, usable_cores
 
 
 def candidates(cores: int) -> dict[str, ThreadBudget]:
-    """The budgets compared: the old default (every stage every core, spinning pools) and
-    the ways of sharing the cores out."""
+    """The budgets compared: the old default (every stage every core, spinning pools), the
+    ways of sharing the cores out, and today's default (:func:`thread_budget`), marked."""
     every, rest = StageThreads(cores), StageThreads(max(1, cores - 1))
-    return {
-        f"{cores}+{cores} spinning (old default)": ThreadBudget(
-            cores, StageThreads(cores, True), StageThreads(cores, True), "old"),
-        f"{cores}+{cores} (default)": ThreadBudget(cores, every, every, "candidate"),
-        f"{cores}+1": ThreadBudget(cores, every, StageThreads(1), "candidate"),
-        f"{cores}+1 spinning segmenter": ThreadBudget(
-            cores, StageThreads(cores, True), StageThreads(1), "candidate"),
-        f"{max(1, cores - 1)}+1": ThreadBudget(cores, rest, StageThreads(1), "candidate"),
-        "1+1": ThreadBudget(cores, StageThreads(1), StageThreads(1), "candidate"),
-    }  # on 2 cores "1+1" is also the n-1 split: one entry
+    shares = {
+        f"{cores}+{cores}": (every, every),
+        f"{cores}+{max(1, cores // 2)}": (every, StageThreads(max(1, cores // 2))),
+        f"{cores}+1": (every, StageThreads(1)),
+        f"{max(1, cores - 1)}+1": (rest, StageThreads(1)),
+        "1+1": (StageThreads(1), StageThreads(1)),
+    }  # on 2 cores some coincide ("2+1" is the halving, "1+1" the n-1 split): one entry each
+    default = thread_budget(cores=cores)
+    out = {f"{cores}+{cores} spinning (old default)": ThreadBudget(
+        cores, StageThreads(cores, True), StageThreads(cores, True), "old")}
+    for name, (seg, cls) in shares.items():
+        is_default = (seg, cls) == (default.segmenter, default.classifier)
+        out[name + (" (default)" if is_default else "")] = ThreadBudget(cores, seg, cls,
+                                                                        "candidate")
+        if name == f"{cores}+1":
+            out[f"{cores}+1 spinning segmenter"] = ThreadBudget(
+                cores, StageThreads(cores, True), StageThreads(1), "candidate")
+    return out
 
 
 def measure(bundle: Path, frames: list[np.ndarray], count: int, rounds: int,

@@ -36,7 +36,8 @@ def add_backend_args(parser: argparse.ArgumentParser) -> None:
                              "cuda_graph=true, precision=int8)")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help="inference threads of every stage (default: the thread budget "
-                             "shown by edge-sdk info: every usable core, pools not spinning)")
+                             "shown by edge-sdk info: every usable core for the segmenter, half "
+                             "for the classifier, pools not spinning)")
     parser.add_argument("--providers", default=None,
                         help="comma-separated ONNX Runtime execution providers, in order "
                              "(default: best available of TensorRT, CUDA, CPU)")
