@@ -34,6 +34,9 @@ CLASSIFIER_OUTPUT_MEANINGS = ("class_probabilities", "class_logits", "malignancy
 MAX_DIM = 8192
 """Largest input height or width a manifest may declare."""
 MAX_LESIONS = 64
+# what a frame's image-level malignancy is when no region passed the thresholds (see
+# PipelineParams.no_lesion_score)
+NO_LESION_SCORES = ("zero", "peak_region")
 """Largest ``pipeline.max_lesions`` accepted (each lesion is one classifier crop per frame)."""
 MAX_ARTIFACTS = 64
 
@@ -282,6 +285,10 @@ class PipelineParams:
     # (costs a second segmenter call / doubles the classifier batch; chosen on val)
     segmenter_hflip: bool = False
     classifier_hflip: bool = False
+    # image-level malignancy of a frame where no region passed: "zero", or "peak_region" (the
+    # classifier's score of the area around the map's highest probability; no lesion is
+    # reported, only the frame's score, so that a segmenter miss does not zero the score)
+    no_lesion_score: str = "zero"
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -312,6 +319,9 @@ class PipelineParams:
                           f"one of class_names {list(names)}")
         for flag in ("segmenter_hflip", "classifier_hflip"):
             jc.boolean(getattr(self, flag), f"pipeline.{flag}")
+        if self.no_lesion_score not in NO_LESION_SCORES:
+            raise jc.fail("pipeline.no_lesion_score", self.no_lesion_score,
+                          f"one of {list(NO_LESION_SCORES)}")
 
     @property
     def negative_class(self) -> str:
@@ -324,9 +334,9 @@ class PipelineParams:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineParams:
         """Parse the ``pipeline`` section: every field required (all are clinical choices),
-        except the mirror flags: manifests written before they existed were tuned without the
-        mirror passes, so ``false`` is what such a bundle means."""
-        optional = ("segmenter_hflip", "classifier_hflip")
+        except those added later, whose defaults are what older bundles did: no mirror passes,
+        and a score of 0 for a frame without a lesion."""
+        optional = ("segmenter_hflip", "classifier_hflip", "no_lesion_score")
         names = [f.name for f in dataclasses.fields(cls) if f.name not in optional]
         data = jc.obj(data, "pipeline", names, optional)
         values = dict(data)
@@ -340,6 +350,8 @@ class PipelineParams:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["class_names"] = list(self.class_names)
+        if self.no_lesion_score == "zero":  # what its absence means: older manifests round-trip
+            del data["no_lesion_score"]
         return data
 
 

@@ -19,7 +19,16 @@ from edge_sdk.errors import BundleError
 from edge_sdk.manifest import ModelSpec, PipelineParams
 from edge_sdk.preprocess import RESIZE_INTERPOLATION, convert_color, to_input, validate_frame
 from edge_sdk.results import FrameResult, Lesion, StageLatency
-from edge_sdk.roi import Region, RegionPiece, crop_lesion, expand_box, find_regions_net, paint_mask
+from edge_sdk.roi import (
+    Box,
+    Region,
+    RegionPiece,
+    crop_lesion,
+    expand_box,
+    find_regions_net,
+    paint_mask,
+    peak_region,
+)
 from edge_sdk.thread_budget import ThreadBudget, thread_budget
 
 
@@ -50,6 +59,8 @@ class SegmentedFrame:
         timestamp: Host monotonic time of the frame.
         device_timestamp: The device's own timestamp, if any.
         stage_ms: Latency of preprocess, segment and postprocess, in ms.
+        peak_box: With no region kept and ``no_lesion_score: peak_region``, the frame box of
+            the map's most suspicious area (scored, not reported as a lesion).
     """
 
     image: np.ndarray
@@ -59,6 +70,7 @@ class SegmentedFrame:
     timestamp: float
     device_timestamp: float | None
     stage_ms: tuple[float, float, float]
+    peak_box: Box | None = None
 
     @property
     def regions(self) -> list[Region]:
@@ -228,6 +240,8 @@ class Pipeline:
         pieces = self._regions(prob, image.shape[:2])
         over_limit = max(0, len(pieces) - self.params.max_lesions)
         pieces = pieces[: self.params.max_lesions]
+        peak_box = (peak_region(prob, image.shape[:2])
+                    if not pieces and self.params.no_lesion_score == "peak_region" else None)
         t_post = time.perf_counter_ns()
 
         index = self._frames if frame_index is None else frame_index
@@ -235,7 +249,7 @@ class Pipeline:
         return SegmentedFrame(
             image=image, pieces=pieces, over_limit=over_limit, frame_index=index,
             timestamp=timestamp, device_timestamp=device_timestamp,
-            stage_ms=(_ms(start, t_pre), _ms(t_pre, t_seg), _ms(t_seg, t_post)),
+            stage_ms=(_ms(start, t_pre), _ms(t_pre, t_seg), _ms(t_seg, t_post)), peak_box=peak_box,
         )
 
     def classify(self, segmented: SegmentedFrame) -> FrameResult:
@@ -244,10 +258,15 @@ class Pipeline:
         image, regions = segmented.image, segmented.regions
         start = time.perf_counter_ns()
         crop_boxes = [expand_box(r.bbox, self.params.roi_margin, image.shape[:2]) for r in regions]
-        crops = [crop_lesion(image, box, manifest.classifier.input) for box in crop_boxes]
+        if segmented.peak_box is not None:  # no lesion: score the most suspicious area
+            peak = expand_box(segmented.peak_box, self.params.roi_margin, image.shape[:2])
+            crops = [crop_lesion(image, peak, manifest.classifier.input)]
+        else:
+            crops = [crop_lesion(image, box, manifest.classifier.input) for box in crop_boxes]
         t_crop = time.perf_counter_ns()
 
         malignancy = self._classify(crops) if crops else np.zeros(0, np.float32)
+        no_lesion = float(malignancy[0]) if segmented.peak_box is not None else None
         lesions = [
             Lesion(
                 bbox=region.bbox, crop_box=box, area_px=region.area_px,
@@ -265,6 +284,7 @@ class Pipeline:
             frame_index=segmented.frame_index, timestamp=segmented.timestamp,
             device_timestamp=segmented.device_timestamp,
             mask=segmented.mask, lesions=lesions, lesions_over_limit=segmented.over_limit,
+            no_lesion_malignancy=no_lesion,
             latency_ms=StageLatency(
                 preprocess=preprocess, segment=segment, postprocess=postprocess, crop=crop,
                 classify=classify, total=preprocess + segment + postprocess + crop + classify,

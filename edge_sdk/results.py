@@ -104,6 +104,8 @@ class FrameResult:
             grayscale models never saw; treat the result with care.
         imaging_region: The box (x0, y0, x1, y1) of the source frame that was processed, when
             the frame was cropped to its imaging area; the mask and boxes are relative to it.
+        no_lesion_malignancy: With no lesion, the classifier's score of the map's most
+            suspicious area, when the bundle asks for it (``no_lesion_score: peak_region``).
     """
 
     frame_index: int
@@ -117,6 +119,7 @@ class FrameResult:
     spacing_mm: tuple[float, float] | None = None
     color_overlay: bool = False
     imaging_region: tuple[int, int, int, int] | None = None
+    no_lesion_malignancy: float | None = None
 
     def __post_init__(self) -> None:
         if self.spacing_mm is not None and (
@@ -145,12 +148,15 @@ class FrameResult:
 
     @property
     def malignancy(self) -> float:
-        """Image-level malignancy: the highest lesion malignancy, 0.0 with no lesion."""
-        return max((lesion.malignancy for lesion in self.lesions), default=0.0)
+        """Image-level malignancy: the highest lesion malignancy; with no lesion, the score of
+        the most suspicious area where the bundle computes one, else 0.0."""
+        if self.lesions:
+            return max(lesion.malignancy for lesion in self.lesions)
+        return 0.0 if self.no_lesion_malignancy is None else self.no_lesion_malignancy
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (the mask is summarized by its shape and lesion pixel count)."""
-        data = {
+        data: dict[str, Any] = {
             "frame_index": self.frame_index,
             "timestamp": self.timestamp,
             "device_timestamp": self.device_timestamp,
@@ -171,6 +177,8 @@ class FrameResult:
             data["color_overlay"] = True
         if self.imaging_region is not None:
             data["imaging_region"] = [int(v) for v in self.imaging_region]
+        if self.no_lesion_malignancy is not None and not self.lesions:
+            data["malignancy_from"] = "peak_region"  # no lesion: the frame's most suspicious area
         return data
 
     def replace(self, **changes: Any) -> FrameResult:

@@ -213,6 +213,29 @@ def find_regions_net(
     return pieces
 
 
+def peak_region(prob: np.ndarray, frame_hw: tuple[int, int]) -> Box:
+    """The frame box of the most suspicious area of a net-resolution map: the component, at
+    half the highest probability, that holds that highest probability (the whole frame when the
+    map is all zero). Used for a frame's score where no region passed the thresholds.
+
+    Example:
+        >>> prob = np.zeros((32, 32), np.float32); prob[8:16, 8:24] = 0.3; prob[10, 10] = 0.4
+        >>> peak_region(prob, (64, 64))
+        (16, 16, 48, 32)
+    """
+    height, width = frame_hw
+    peak = float(prob.max())
+    if not peak > 0.0:
+        return (0, 0, width, height)
+    _, labels = cv2.connectedComponents((prob >= 0.5 * peak).astype(np.uint8), connectivity=8)
+    row, col = np.unravel_index(int(np.argmax(prob)), prob.shape)
+    ys, xs = np.nonzero(labels == labels[row, col])
+    sy, sx = height / prob.shape[0], width / prob.shape[1]
+    return (math.floor(float(xs.min()) * sx), math.floor(float(ys.min()) * sy),
+            min(width, math.ceil(float(xs.max() + 1) * sx)),
+            min(height, math.ceil(float(ys.max() + 1) * sy)))
+
+
 def paint_mask(frame_hw: tuple[int, int], pieces: list[RegionPiece]) -> np.ndarray:
     """The H×W uint8 mask (1 = lesion) of the given regions; only their windows are written."""
     mask = np.zeros(frame_hw, np.uint8)

@@ -2,7 +2,8 @@
 
 The nets are fixed; only the post-processing changes: segmentation threshold, smallest lesion
 kept, how many lesions are kept, mirror test-time augmentation of each net, and the malignancy
-decision threshold. Every candidate is scored by :func:`edge_sdk.evaluate.evaluate`, the code
+decision threshold; and whether a frame with no lesion gets the score of its most suspicious
+area. Every candidate is scored by :func:`edge_sdk.evaluate.evaluate`, the code
 behind ``edge-sdk eval``.
 """
 
@@ -45,8 +46,8 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
     ``data``),
     with ``tta`` once without and once with the segmenter's mirror pass; then, with ``tta``,
     the classifier's mirror pass. A mirror pass is kept only when it raises Dice + AUC by
-    ``min_tta_gain`` (it costs latency). Last the decision threshold, by sensitivity +
-    specificity (Youden's J).
+    ``min_tta_gain`` (it costs latency); so is ``no_lesion_score: peak_region``. Last the
+    decision threshold, by sensitivity + specificity (Youden's J).
 
     Returns:
         The chosen parameters and a record of the search (for the manifest's provenance).
@@ -83,6 +84,14 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
             tta_trials.append(trial)
             if trial["kept"]:
                 chosen = candidate
+                best = {**best, **trial}
+        # a frame with no region scores 0 unless the area around its peak is classified;
+        # it moves only the AUC (no lesion is reported), kept when it adds as much as a mirror
+        candidate = dataclasses.replace(chosen, no_lesion_score="peak_region")
+        score_trial = {"no_lesion_score": "peak_region", **_score(pipeline, candidate, samples)}
+        score_trial["kept"] = score_trial["score"] >= best["score"] + min_tta_gain
+        if score_trial["kept"]:
+            chosen = candidate
         decisions = []
         for threshold in decision_thresholds:
             pipeline.params = dataclasses.replace(chosen, decision_threshold=threshold)
@@ -98,6 +107,7 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
                             f"datasets); mirror passes kept when they add >= {min_tta_gain}; "
                             "then max Youden J",
                     "segmentation_trials": trials, "tta_trials": tta_trials,
+                    "no_lesion_score_trials": [score_trial],
                     "decision_trials": decisions, "chosen": chosen.to_dict()}
 
 

@@ -211,8 +211,31 @@ def test_pipeline_params_validation() -> None:
     # manifests written before the mirror options existed still load, with both off
     fields = PipelineParams().to_dict()
     del fields["segmenter_hflip"], fields["classifier_hflip"]
+    assert "no_lesion_score" not in fields  # its default is written as its absence
     old = PipelineParams.from_dict(fields)
     assert not old.segmenter_hflip and not old.classifier_hflip
+    assert old.no_lesion_score == "zero"
+
+
+def test_no_lesion_score_classifies_the_peak(tiny_bundle: Bundle) -> None:
+    """With nothing over the threshold, ``peak_region`` scores the area around the map's peak
+    (here the lesion the threshold hid) without reporting a lesion; ``zero`` gives 0."""
+    frame = synthetic_frame(300, 400, lesions=[(100, 100, 40, 25)])
+    strict = dataclasses.replace(tiny_bundle.manifest.pipeline, segmentation_threshold=0.9999)
+    peak = dataclasses.replace(strict, no_lesion_score="peak_region")
+    with Pipeline(tiny_bundle) as plain, Pipeline(tiny_bundle, params=strict) as zero, \
+            Pipeline(tiny_bundle, params=peak) as scored:
+        (lesion,) = plain.process(frame).lesions
+        missed, got = zero.process(frame), scored.process(frame)
+        normal = scored.process(synthetic_frame(300, 400, lesions=[]))
+    assert missed.lesions == [] and missed.malignancy == 0.0
+    assert "malignancy_from" not in missed.to_dict()
+    assert got.lesions == [] and not got.mask.any()  # a score, not a finding
+    assert got.malignancy == pytest.approx(lesion.malignancy, abs=0.05)
+    assert got.to_dict()["malignancy_from"] == "peak_region"
+    assert normal.lesions == [] and 0.0 <= normal.malignancy <= 1.0
+    with pytest.raises(BundleError, match="no_lesion_score.*zero"):
+        PipelineParams(no_lesion_score="whole")
 
 
 def test_mirror_test_time_augmentation(tiny_bundle: Bundle) -> None:
