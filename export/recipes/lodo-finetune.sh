@@ -37,14 +37,11 @@ report() {
             --json "$OUT/eval/$4.json"
 }
 
-# Leave one dataset out: 8 segmenter epochs on BUSI's 546 train frames, 4 on BUS-BRA's 1,312
-# (about as many frames as the family's 6 balanced epochs of 1,094), 8 and 4 classifier epochs.
+# BUSI alone: 8 segmenter epochs on its 546 train frames, 8 classifier epochs; judged on both
+# val splits.
 one_dataset busi "$DATA" 8 8
 report "$OUT/bundles/lodo-busi" "$DATA" val lodo-busi.busi.val
 report "$OUT/bundles/lodo-busi" "$BUSBRA" val lodo-busi.busbra.val
-one_dataset busbra "$BUSBRA" 4 4
-report "$OUT/bundles/lodo-busbra" "$BUSBRA" val lodo-busbra.busbra.val
-report "$OUT/bundles/lodo-busbra" "$DATA" val lodo-busbra.busi.val
 
 # Adapt to a scanner: the BUSI-only family, fine-tuned on N BUS-BRA train patients.
 report "$OUT/bundles/lodo-busi" "$BUSBRA" test lodo-busi.busbra.test
@@ -58,3 +55,9 @@ for n in 20 50; do
     report "$OUT/bundles/ft-busbra-$n" "$BUSBRA" test "ft-busbra-$n.busbra.test"
     report "$OUT/bundles/ft-busbra-$n" "$DATA" test "ft-busbra-$n.busi.test"
 done
+
+# BUS-BRA alone: 4 segmenter epochs on its 1,312 train frames (about as many frames as the
+# family's 6 balanced epochs of 1,094), 4 classifier epochs; judged on both val splits.
+one_dataset busbra "$BUSBRA" 4 4
+report "$OUT/bundles/lodo-busbra" "$BUSBRA" val lodo-busbra.busbra.val
+report "$OUT/bundles/lodo-busbra" "$DATA" val lodo-busbra.busi.val
