@@ -198,10 +198,12 @@ def find_regions_net(
         band = prob[:, n0:n1]
         rows = band[ya] * (1.0 - fy) + band[yb] * fy
         values = rows[:, xa] * (1.0 - fx) + rows[:, xb] * fx
-        owner = labels[:, n0:n1]
-        owner = np.maximum(owner[ya], owner[yb])
-        owner = np.maximum(owner[:, xa], owner[:, xb])
-        pixels = (values >= threshold) & (owner == label)
+        pixels = values >= threshold
+        if count > 2:  # another component may reach into this window: keep this one's pixels
+            owner = labels[:, n0:n1]
+            owner = np.maximum(owner[ya], owner[yb])
+            owner = np.maximum(owner[:, xa], owner[:, xb])
+            pixels &= owner == label
         area = int(np.count_nonzero(pixels))
         if area < min_area_px:
             continue
