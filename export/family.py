@@ -38,7 +38,8 @@ def _same_nets(primary: Bundle, other: Bundle, target: str) -> None:
 
 
 def build_family(primary_dir: str | Path, targets: Mapping[str, str | Path],
-                 checkpoints: Mapping[str, str | Path], out: str | Path) -> Bundle:
+                 checkpoints: Mapping[str, str | Path], out: str | Path,
+                 share_weights: bool = True) -> Bundle:
     """Copy the ``primary_dir`` bundle to ``out`` and add the other targets' nets and weights.
 
     Args:
@@ -49,9 +50,12 @@ def build_family(primary_dir: str | Path, targets: Mapping[str, str | Path],
         checkpoints: Each role's training checkpoint (``best.pt`` or ``.safetensors``),
             written into the family as ``<role>.fp32.safetensors``.
         out: The family's directory (replaced if it exists).
+        share_weights: Write the fp32 ONNX artifacts (not the main files) with their weights
+            read from the safetensors file (:mod:`export.shared_weights`): stored once.
 
     Raises:
-        ExportError: a target bundle holds other nets, or a role has no checkpoint.
+        ExportError: a target bundle holds other nets, a role has no checkpoint, or a
+            weight-sharing file does not compute what the file it replaces computes.
     """
     from export.train import load_checkpoint
 
@@ -91,10 +95,47 @@ def build_family(primary_dir: str | Path, targets: Mapping[str, str | Path],
         artifacts[role].append(ArtifactSpec("safetensors", name, file_sha256(out / name),
                                             {"arch": checkpoint["config"]["arch"],
                                              "precision": "fp32"}))
+        if share_weights:
+            main_file = primary.manifest.models[role].file
+            artifacts[role] = [_sharing(a, checkpoints[role], out, name)
+                               if a.kind == "onnx" and a.meta.get("precision") == "fp32"
+                               and a.file != main_file else a for a in artifacts[role]]
     manifest = primary.manifest.with_artifacts(artifacts)
     provenance = {**manifest.provenance, "family": layout}
     manifest = dataclasses.replace(manifest, provenance=provenance)
     return write_bundle_manifest(out, manifest)
+
+
+def _sharing(artifact: ArtifactSpec, checkpoint: str | Path, out: Path,
+             weights: str) -> ArtifactSpec:
+    """``artifact`` (an fp32 ONNX file in ``out``) re-exported unfolded, its weights read from
+    ``out/weights``; checked against the file it replaces."""
+    import numpy as np
+
+    from export.onnx_export import export_module
+    from export.shared_weights import point_into_safetensors, same_outputs
+    from export.train import model_from_checkpoint
+
+    model, config = model_from_checkpoint(checkpoint)
+    spec = config.input_spec()
+    work = out / f".{artifact.file}.work"
+    work.mkdir()
+    try:
+        unfolded = export_module(model, config.role, spec, work / "unfolded.onnx", fold=False)
+        candidate = work / artifact.file
+        point_into_safetensors(unfolded, out / weights, candidate)
+        shutil.copyfile(out / weights, work / weights)  # the reference resolves beside it
+        height, width = spec.size_hw
+        batch = 1 if config.role == "segmenter" else 2
+        inputs = np.random.default_rng(0).standard_normal(
+            (batch, spec.channels, height, width)).astype(np.float32)
+        diff = same_outputs(out / artifact.file, candidate, inputs)
+        shutil.copyfile(candidate, out / artifact.file)
+    finally:
+        shutil.rmtree(work)
+    meta = {**artifact.meta, "weights_in": weights, "batch_norm": "unfolded",
+            "max_abs_diff_vs_folded": diff}
+    return ArtifactSpec("onnx", artifact.file, file_sha256(out / artifact.file), meta)
 
 
 def family_size_mb(bundle: Bundle) -> float:

@@ -43,8 +43,12 @@ def output_spec(role: str) -> OutputSpec:
 
 
 def export_module(model: nn.Module, role: str, spec: InputSpec, path: str | Path,
-                  opset: int = OPSET) -> Path:
-    """Export an in-memory net (eval mode) to ``path``; see :func:`to_onnx`."""
+                  opset: int = OPSET, fold: bool = True) -> Path:
+    """Export an in-memory net (eval mode) to ``path``; see :func:`to_onnx`.
+
+    ``fold=False`` keeps batch norms as nodes and every weight as trained (no constant
+    folding), so that the file's tensors equal the checkpoint's (:mod:`export.shared_weights`).
+    """
     if opset < 17:
         raise ExportError(f"opset {opset} is too old; expected >= 17 (LayerNorm, TensorRT 8.6+)")
     path = Path(path)
@@ -58,7 +62,9 @@ def export_module(model: nn.Module, role: str, spec: InputSpec, path: str | Path
         warnings.simplefilter("ignore")  # tracer warnings about python ints in timm/smp
         torch.onnx.export(net, (dummy,), str(path), input_names=[spec.name],
                           output_names=[output], dynamic_axes=dynamic, opset_version=opset,
-                          dynamo=False, do_constant_folding=True)
+                          dynamo=False, do_constant_folding=fold,
+                          training=(torch.onnx.TrainingMode.EVAL if fold
+                                    else torch.onnx.TrainingMode.PRESERVE))
     import onnx
 
     onnx.checker.check_model(str(path))

@@ -65,6 +65,30 @@ def test_family_carries_every_target_once(family) -> None:
     assert result.mask.shape == (120, 160)
 
 
+def test_fp32_artifacts_read_their_weights_from_the_safetensors(family) -> None:
+    """The fp32 ONNX artifacts hold only their graph; every weight is read from the family's
+    safetensors file, and they compute what the main build's fp32 reference computes."""
+    import onnxruntime as ort
+
+    main_files = {spec.file for spec in family.manifest.models.values()}
+    shared = 0
+    for role, spec in family.manifest.models.items():
+        for artifact in spec.artifacts_of("onnx"):
+            if artifact.meta["precision"] != "fp32" or artifact.file in main_files:
+                continue
+            shared += 1
+            assert artifact.meta["weights_in"] == f"{role}.fp32.safetensors"
+            assert artifact.meta["max_abs_diff_vs_folded"] <= 1e-4
+            path = family.root / artifact.file
+            weights = family.root / artifact.meta["weights_in"]
+            assert path.stat().st_size < weights.stat().st_size / 4
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            inputs = np.zeros([d if isinstance(d, int) else 1 for d in
+                               session.get_inputs()[0].shape], np.float32)
+            assert np.isfinite(session.run(None, {session.get_inputs()[0].name: inputs})[0]).all()
+    assert shared >= 1  # the int8-cpu main segmenter is int8: its fp32 form is an artifact
+
+
 def test_finetune_writes_a_gated_child(family, synthetic_busi: Path, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "child"
