@@ -153,21 +153,38 @@ def build_family_from_checkpoints(segmenter: str | Path, classifier: str | Path,
     step stays under ``options.work``. The main build's fp32 reference (same parameters) is the
     family's ``fp32`` member.
 
+    A further target whose nets fail the accuracy gate is left out of the family, and
+    ``provenance.family_left_out`` says which and why (its bundle stays in the work folder):
+    the main target and ``fp32`` still ship, and a backend without its own file builds from
+    the fp32 one.
+
     Raises:
-        GateError: a target's converted nets failed the accuracy gate (its bundle is kept in
-            the work folder, the family is not written).
+        GateError: the main target's converted nets failed the accuracy gate (its bundle is
+            kept in the work folder, the family is not written).
     """
     from export.build import build_bundle
+    from export.errors import GateError
 
     work = Path(options.work)
     main_options = dataclasses.replace(options, out=work / options.target,
                                        work=work / f"{options.target}.work")
     main = build_bundle(segmenter, classifier, main_options)
     members: dict[str, Path] = {}
+    left_out: dict[str, Any] = {}
     for target in targets:
-        members[target] = build_bundle(segmenter, classifier, dataclasses.replace(
-            options, target=target, out=work / target, work=work / f"{target}.work",
-            params=main.manifest.pipeline, tune=False)).root
+        try:
+            members[target] = build_bundle(segmenter, classifier, dataclasses.replace(
+                options, target=target, out=work / target, work=work / f"{target}.work",
+                params=main.manifest.pipeline, tune=False)).root
+        except GateError as exc:
+            print(f"family: the {target} member failed its accuracy gate and is left out: {exc}")
+            left_out[target] = {"reason": "accuracy gate failed", "gate": exc.result,
+                                "bundle": str(work / target)}
     members["fp32"] = Path(main_options.work) / "fp32-reference"
-    return build_family(main.root, members,
-                        {"segmenter": segmenter, "classifier": classifier}, options.out)
+    family = build_family(main.root, members,
+                          {"segmenter": segmenter, "classifier": classifier}, options.out)
+    if not left_out:
+        return family
+    provenance = {**family.manifest.provenance, "family_left_out": left_out}
+    return write_bundle_manifest(family.root,
+                                 dataclasses.replace(family.manifest, provenance=provenance))

@@ -65,6 +65,32 @@ def test_family_carries_every_target_once(family) -> None:
     assert result.mask.shape == (120, 160)
 
 
+def test_a_member_that_fails_its_gate_is_left_out(tiny_checkpoints, synthetic_busi: Path,
+                                                  tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The int8-trt member's gate fails (forced here): the family still ships, without it,
+    and says so; the real build runs for every other member."""
+    import export.build
+    from export.errors import GateError
+
+    real = export.build.build_bundle
+
+    def gate_fails_for_trt(seg, cls, options):  # type: ignore[no-untyped-def]
+        if options.target == "int8-trt":
+            raise GateError("auc dropped", {"auc": {"drop": 0.03}})
+        return real(seg, cls, options)
+
+    monkeypatch.setattr(export.build, "build_bundle", gate_fails_for_trt)
+    seg, cls = tiny_checkpoints
+    options = BuildOptions(target="int8-cpu", out=tmp_path / "fam", work=tmp_path / "work",
+                           data=synthetic_busi, min_calibration=1, latency_runs=3, threads=1,
+                           max_drop=1.0, tta=False)
+    family = build_family_from_checkpoints(seg, cls, options, ("int8-trt",))
+    assert set(family.manifest.provenance["family"]) == {"int8-cpu", "fp32"}
+    left = family.manifest.provenance["family_left_out"]["int8-trt"]
+    assert left["reason"] == "accuracy gate failed" and left["gate"] == {"auc": {"drop": 0.03}}
+
+
 def test_fp32_artifacts_read_their_weights_from_the_safetensors(family) -> None:
     """The fp32 ONNX artifacts hold only their graph; every weight is read from the family's
     safetensors file, and they compute what the main build's fp32 reference computes."""
