@@ -26,7 +26,7 @@ edge-sdk-export train classifier efficientnet_lite0 "${BOTH[@]}" --out "$OUT/v3/
 [ -f "$OUT/bundles/family-v3/manifest.json" ] ||
     edge-sdk-export family --segmenter "$OUT/v3/seg/best.pt" --classifier "$OUT/v3/cls/best.pt" \
         "${BOTH[@]}" --out "$OUT/bundles/family-v3" --threads "$THREADS" --no-tta \
-        --name busi-busbra-two-stage --also
+        --name busi-busbra-two-stage --also int8-trt
 mkdir -p "$OUT/eval"
 for d in "$DATA" "$BUSBRA"; do
     name="$(basename "$d")"
