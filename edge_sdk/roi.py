@@ -137,12 +137,15 @@ def _span(first: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
 def _label_boxes(binary: np.ndarray, labels: np.ndarray,
                  count: int) -> list[tuple[int, int, int, int]]:
     """(x0, y0, x1, y1), end-exclusive, of labels 1 … count-1 of the labelled ``binary``."""
-    index = np.flatnonzero(binary)  # a uint8 scan: cheaper than one of the int32 labels
-    owner = labels.ravel()[index]
+    if count == 2:  # one component (the usual frame): the box of every set pixel
+        x, y, w, h = cv2.boundingRect(binary)
+        return [(x, y, x + w, y + h)]
+    points = cv2.findNonZero(binary).reshape(-1, 2)  # (x, y); a fraction of numpy's scan
+    xs, ys = points[:, 0], points[:, 1]
+    owner = labels[ys, xs]
     order = np.argsort(owner, kind="stable")
-    index, owner = index[order], owner[order]
+    xs, ys, owner = xs[order], ys[order], owner[order]
     starts = np.searchsorted(owner, np.arange(1, count))
-    ys, xs = np.divmod(index, labels.shape[1])
     x0, x1 = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
     y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
     return [(int(a), int(b), int(c) + 1, int(d) + 1) for a, b, c, d in zip(x0, y0, x1, y1)]
