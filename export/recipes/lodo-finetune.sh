@@ -17,7 +17,9 @@ THREADS="${THREADS:-1}"
 mkdir -p "$OUT/eval"
 
 # one_dataset NAME DIR SEG_EPOCHS CLS_EPOCHS: both nets of the family recipe on DIR alone,
-# as a family bundle OUT/bundles/lodo-NAME (post-processing tuned on DIR's val split).
+# as an fp32 family bundle OUT/bundles/lodo-NAME (post-processing tuned on DIR's val split).
+# fp32: these tables measure what the nets learned, not a conversion (the BUSI-only int8
+# segmenter failed its gate: val AUC 0.8705 -> 0.8327).
 one_dataset() {
     local name="$1" dir="$2"
     edge-sdk-export train segmenter unet_lite0 --data "$dir" --out "$OUT/lodo/$name-seg" \
@@ -27,7 +29,7 @@ one_dataset() {
     [ -f "$OUT/bundles/lodo-$name/manifest.json" ] ||
         edge-sdk-export family --segmenter "$OUT/lodo/$name-seg/best.pt" \
             --classifier "$OUT/lodo/$name-cls/best.pt" --data "$dir" --out "$OUT/bundles/lodo-$name" \
-            --threads "$THREADS" --no-tta --name "$name-two-stage" --also
+            --threads "$THREADS" --no-tta --name "$name-two-stage" --target fp32 --also
 }
 
 # report BUNDLE DIR SPLIT LABEL: edge-sdk eval into OUT/eval/LABEL.json (skipped when present)
