@@ -187,6 +187,15 @@ def _finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _member(args: argparse.Namespace) -> int:
+    from export.family import family_member
+
+    bundle = family_member(args.family, args.target, args.out)
+    print(json.dumps({"bundle": str(bundle.root), "digest": bundle.digest,
+                      "target": args.target}))
+    return 0
+
+
 def _subset(args: argparse.Namespace) -> int:
     from export.subset import patient_subset
 
@@ -347,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="targets to build beside the parent's main one and fp32 (default: the "
                         "parent family's; give none for none)")
     p.set_defaults(func=_finetune)
+
+    p = sub.add_parser("member", help="one member of a family as a single-target bundle")
+    p.add_argument("family", type=Path)
+    p.add_argument("--target", choices=TARGETS, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_member)
 
     p = sub.add_parser("subset", help="a few patients of a dataset as a small dataset of their "
                        "own (train/val by patient; images linked, not copied)")

@@ -138,6 +138,46 @@ def _sharing(artifact: ArtifactSpec, checkpoint: str | Path, out: Path,
     return ArtifactSpec("onnx", artifact.file, file_sha256(out / artifact.file), meta)
 
 
+def family_member(family_dir: str | Path, target: str, out: str | Path) -> Bundle:
+    """Write one member of a family as a single-target bundle (e.g. the ``fp32`` nets for an
+    fp32 evaluation, or only what a Jetson needs): its files become the main files, with the
+    safetensors they read their weights from; pipeline parameters and provenance are the
+    family's, plus ``member_of`` (family digest and target).
+
+    Raises:
+        ExportError: the bundle is not a family or has no such member.
+    """
+    family = load_bundle(family_dir)
+    layout = family.manifest.provenance.get("family") or {}
+    if target not in layout:
+        raise ExportError(f"member: {family.root} has no {target!r} member; it has "
+                          f"{sorted(layout)}. Fix: pick one of those")
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    models: dict[str, Any] = {}
+    for role, spec in family.manifest.models.items():
+        file = layout[target][role]
+        keep: tuple[ArtifactSpec, ...] = ()
+        if file == spec.file:
+            precision = spec.precision
+        else:
+            (artifact,) = [a for a in spec.artifacts_of("onnx") if a.file == file]
+            precision = artifact.meta["precision"]
+            keep = tuple(a for a in spec.artifacts if a.file == artifact.meta.get("weights_in"))
+        for name in (file, *(a.file for a in keep)):
+            shutil.copyfile(family.root / name, out / name)
+        models[role] = dataclasses.replace(spec, file=file, sha256=file_sha256(out / file),
+                                           precision=precision, artifacts=keep)
+    provenance = {**family.manifest.provenance, "target": target,
+                  "member_of": {"family_digest": family.digest, "target": target}}
+    provenance.pop("family", None)
+    manifest = dataclasses.replace(family.manifest, segmenter=models["segmenter"],
+                                   classifier=models["classifier"], provenance=provenance)
+    return write_bundle_manifest(out, manifest)
+
+
 def family_size_mb(bundle: Bundle) -> float:
     """Bytes on disk of every file of the bundle, in MB."""
     return sum(p.stat().st_size for p in bundle.root.iterdir() if p.is_file()) / 1e6

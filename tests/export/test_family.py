@@ -115,6 +115,23 @@ def test_fp32_artifacts_read_their_weights_from_the_safetensors(family) -> None:
     assert shared >= 1  # the int8-cpu main segmenter is int8: its fp32 form is an artifact
 
 
+def test_a_member_is_a_bundle_of_its_own(family, tmp_path: Path) -> None:
+    """``edge-sdk-export member``: the fp32 member runs alone, with the weights its segmenter
+    file reads from; an unknown member is refused with the ones there are."""
+    code = main(["member", str(family.root), "--target", "fp32", "--out", str(tmp_path / "m")])
+    assert code == 0
+    member = load_bundle(tmp_path / "m")
+    assert {s.precision for s in member.manifest.models.values()} == {"fp32"}
+    assert member.manifest.provenance["member_of"]["family_digest"] == family.digest
+    assert "segmenter.fp32.safetensors" in {p.name for p in member.root.iterdir()}
+    frame = synthetic_frame(120, 160, ((80, 60, 20, 15),))
+    with Pipeline(member) as alone, Pipeline(family) as whole:
+        assert alone.process(frame).mask.shape == whole.process(frame).mask.shape
+    from export.family import family_member
+    with pytest.raises(ExportError, match="no 'fp16' member.*int8-cpu"):
+        family_member(family.root, "fp16", tmp_path / "x")
+
+
 def test_finetune_writes_a_gated_child(family, synthetic_busi: Path, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "child"
