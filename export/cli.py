@@ -196,6 +196,15 @@ def _member(args: argparse.Namespace) -> int:
     return 0
 
 
+def _share_weights(args: argparse.Namespace) -> int:
+    from export.family import family_size_mb, share_family_weights
+
+    bundle = share_family_weights(args.family, args.out)
+    print(json.dumps({"bundle": str(bundle.root), "digest": bundle.digest,
+                      "size_mb": round(family_size_mb(bundle), 1)}))
+    return 0
+
+
 def _subset(args: argparse.Namespace) -> int:
     from export.subset import patient_subset
 
@@ -362,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=TARGETS, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=_member)
+
+    p = sub.add_parser("share-weights", help="rewrite a family's fp32 ONNX artifacts to read "
+                       "their weights from its safetensors (stored once)")
+    p.add_argument("family", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_share_weights)
 
     p = sub.add_parser("subset", help="a few patients of a dataset as a small dataset of their "
                        "own (train/val by patient; images linked, not copied)")

@@ -138,6 +138,35 @@ def _sharing(artifact: ArtifactSpec, checkpoint: str | Path, out: Path,
     return ArtifactSpec("onnx", artifact.file, file_sha256(out / artifact.file), meta)
 
 
+def share_family_weights(family_dir: str | Path, out: str | Path) -> Bundle:
+    """Copy a family written before its fp32 ONNX artifacts shared the safetensors weights
+    to ``out``, with those artifacts rewritten to share them (main files unchanged, so the
+    main target computes exactly what it did). The manifest records it in provenance.
+
+    Raises:
+        ExportError: the bundle ships no safetensors weights, or a rewritten file does not
+            compute what the original computes.
+    """
+    from export.finetune import parent_weights
+
+    family = load_bundle(family_dir)
+    weights = parent_weights(family)
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(family.root, out)
+    artifacts = {}
+    for role, spec in family.manifest.models.items():
+        artifacts[role] = [_sharing(a, weights[role], out, weights[role].name)
+                           if a.kind == "onnx" and a.meta.get("precision") == "fp32"
+                           and a.file != spec.file and "weights_in" not in a.meta else a
+                           for a in spec.artifacts]
+    manifest = family.manifest.with_artifacts(artifacts)
+    provenance = {**manifest.provenance,
+                  "weights_shared_from": {"digest": family.digest, "path": str(family.root)}}
+    return write_bundle_manifest(out, dataclasses.replace(manifest, provenance=provenance))
+
+
 def family_member(family_dir: str | Path, target: str, out: str | Path) -> Bundle:
     """Write one member of a family as a single-target bundle (e.g. the ``fp32`` nets for an
     fp32 evaluation, or only what a Jetson needs): its files become the main files, with the

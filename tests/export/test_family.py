@@ -115,6 +115,31 @@ def test_fp32_artifacts_read_their_weights_from_the_safetensors(family) -> None:
     assert shared >= 1  # the int8-cpu main segmenter is int8: its fp32 form is an artifact
 
 
+def test_an_older_family_gets_its_weights_shared(family, tiny_checkpoints,
+                                                 tmp_path: Path) -> None:
+    """``share-weights``: a family whose fp32 artifacts held their own copy is rewritten to
+    read them from the safetensors; the main files and what they compute stay the same."""
+    from export.family import build_family, family_size_mb, share_family_weights
+
+    seg, cls = tiny_checkpoints
+    work = family.root.parent / "work"
+    inline = build_family(work / "int8-cpu", {"int8-trt": work / "int8-trt",
+                                              "fp32": work / "int8-cpu.work" / "fp32-reference"},
+                          {"segmenter": seg, "classifier": cls}, tmp_path / "inline",
+                          share_weights=False)
+    shared = share_family_weights(inline.root, tmp_path / "shared")
+    assert family_size_mb(shared) < family_size_mb(inline)
+    assert shared.manifest.provenance["weights_shared_from"]["digest"] == inline.digest
+    for role, spec in shared.manifest.models.items():
+        assert spec.sha256 == inline.manifest.models[role].sha256  # main files untouched
+    fp32 = [a for s in shared.manifest.models.values() for a in s.artifacts_of("onnx")
+            if a.meta["precision"] == "fp32" and "weights_in" in a.meta]
+    assert fp32
+    frame = synthetic_frame(120, 160, ((80, 60, 20, 15),))
+    with Pipeline(inline) as before, Pipeline(shared) as after:
+        assert before.process(frame).malignancy == after.process(frame).malignancy
+
+
 def test_a_member_is_a_bundle_of_its_own(family, tmp_path: Path) -> None:
     """``edge-sdk-export member``: the fp32 member runs alone, with the weights its segmenter
     file reads from; an unknown member is refused with the ones there are."""
