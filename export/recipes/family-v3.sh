@@ -6,7 +6,11 @@
 #
 # Usage: bash export/recipes/family-v3.sh [OUT]   (OUT default: runs/)
 # Needs: the export extra, both datasets, and the family of 2026-12-01 as PARENT (default: the
-# shipped bundle, edge_sdk/bundles/default, digest 14d1c6a489b0). SHIP=1 makes it the default.
+# shipped bundle, edge_sdk/bundles/default, whose safetensors are that family's weights).
+# Outcome on 2026-12-01 (docs/RESULTS.md, "Longer training"): the int8-cpu build failed its
+# gate (val AUC 0.900 -> 0.885), so the family step stops with exit 3 and nothing was shipped;
+# the fp32 reference stays in OUT/bundles/family-v3.work/int8-cpu.work/fp32-reference.
+# SHIP=1 makes a built family the default.
 set -euo pipefail
 # shellcheck source=export/recipes/_common.sh
 . "$(dirname "$0")/_common.sh"
