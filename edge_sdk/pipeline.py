@@ -33,7 +33,8 @@ from edge_sdk.thread_budget import ThreadBudget, thread_budget
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return (1.0 / (1.0 + np.exp(-x.astype(np.float32)))).astype(np.float32)
+    # the tanh form never overflows (1 / (1 + exp(-x)) warns for logits below about -88)
+    return (0.5 + 0.5 * np.tanh(0.5 * x.astype(np.float32))).astype(np.float32)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
