@@ -52,3 +52,11 @@ every_target() {
             --no-progress --json "$OUT/eval/$name-$t.test.json"
     done
 }
+
+# BUSBRA: the BUS-BRA dataset (BUSBRA_DIR, default ../shared/data/busbra), for the recipes
+# that train or judge on it; call need_busbra before using it.
+BUSBRA="${BUSBRA_DIR:-$REPO/../shared/data/busbra}"
+need_busbra() {
+    [ -f "$BUSBRA/splits.csv" ] || {
+        echo "recipe: no BUS-BRA dataset at $BUSBRA. Fix: set BUSBRA_DIR" >&2; exit 1; }
+}

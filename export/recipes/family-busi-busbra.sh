@@ -15,9 +15,7 @@
 set -euo pipefail
 # shellcheck source=export/recipes/_common.sh
 . "$(dirname "$0")/_common.sh"
-BUSBRA="${BUSBRA_DIR:-$REPO/../shared/data/busbra}"
-[ -f "$BUSBRA/splits.csv" ] || {
-    echo "recipe: no BUS-BRA dataset at $BUSBRA. Fix: set BUSBRA_DIR" >&2; exit 1; }
+need_busbra
 BOTH=(--data "$DATA" --data "$BUSBRA")
 
 edge-sdk-export train segmenter unet_lite0 "${BOTH[@]}" --out "$OUT/v2/seg" --epochs 6 \

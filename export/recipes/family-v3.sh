@@ -14,9 +14,7 @@
 set -euo pipefail
 # shellcheck source=export/recipes/_common.sh
 . "$(dirname "$0")/_common.sh"
-BUSBRA="${BUSBRA_DIR:-$REPO/../shared/data/busbra}"
-[ -f "$BUSBRA/splits.csv" ] || {
-    echo "recipe: no BUS-BRA dataset at $BUSBRA. Fix: set BUSBRA_DIR" >&2; exit 1; }
+need_busbra
 PARENT="${PARENT:-$REPO/edge_sdk/bundles/default}"
 THREADS="${THREADS:-1}"
 BOTH=(--data "$DATA" --data "$BUSBRA")

@@ -10,9 +10,7 @@
 set -euo pipefail
 # shellcheck source=export/recipes/_common.sh
 . "$(dirname "$0")/_common.sh"
-BUSBRA="${BUSBRA_DIR:-$REPO/../shared/data/busbra}"
-[ -f "$BUSBRA/splits.csv" ] || {
-    echo "recipe: no BUS-BRA dataset at $BUSBRA. Fix: set BUSBRA_DIR" >&2; exit 1; }
+need_busbra
 THREADS="${THREADS:-1}"
 mkdir -p "$OUT/eval"
 
@@ -63,3 +61,11 @@ done
 one_dataset busbra "$BUSBRA" 4 4
 report "$OUT/bundles/lodo-busbra" "$BUSBRA" val lodo-busbra.busbra.val
 report "$OUT/bundles/lodo-busbra" "$DATA" val lodo-busbra.busi.val
+
+# The 20-patient set mixed with the parent's own data (BUSI, balanced per epoch; selection on
+# both val splits): what a user does against forgetting.
+[ -f "$OUT/bundles/ft-busbra-20-mix/manifest.json" ] ||
+    edge-sdk-export finetune --from "$OUT/bundles/lodo-busi" --data "$OUT/data/busbra-20" \
+        --data "$DATA" --out "$OUT/bundles/ft-busbra-20-mix" --epochs 10 --threads "$THREADS"
+report "$OUT/bundles/ft-busbra-20-mix" "$BUSBRA" test ft-busbra-20-mix.busbra.test
+report "$OUT/bundles/ft-busbra-20-mix" "$DATA" test ft-busbra-20-mix.busi.test
