@@ -39,7 +39,8 @@ def _same_nets(primary: Bundle, other: Bundle, target: str) -> None:
 
 def build_family(primary_dir: str | Path, targets: Mapping[str, str | Path],
                  checkpoints: Mapping[str, str | Path], out: str | Path,
-                 share_weights: bool = True) -> Bundle:
+                 share_weights: bool = True,
+                 extra_provenance: Mapping[str, Any] | None = None) -> Bundle:
     """Copy the ``primary_dir`` bundle to ``out`` and add the other targets' nets and weights.
 
     Args:
@@ -52,6 +53,7 @@ def build_family(primary_dir: str | Path, targets: Mapping[str, str | Path],
         out: The family's directory (replaced if it exists).
         share_weights: Write the fp32 ONNX artifacts (not the main files) with their weights
             read from the safetensors file (:mod:`export.shared_weights`): stored once.
+        extra_provenance: Keys added to the primary's provenance (e.g. ``family_left_out``).
 
     Raises:
         ExportError: a target bundle holds other nets, a role has no checkpoint, or a
@@ -96,14 +98,21 @@ def build_family(primary_dir: str | Path, targets: Mapping[str, str | Path],
                                             {"arch": checkpoint["config"]["arch"],
                                              "precision": "fp32"}))
         if share_weights:
-            main_file = primary.manifest.models[role].file
-            artifacts[role] = [_sharing(a, checkpoints[role], out, name)
-                               if a.kind == "onnx" and a.meta.get("precision") == "fp32"
-                               and a.file != main_file else a for a in artifacts[role]]
+            artifacts[role] = _share_weights(artifacts[role], primary.manifest.models[role].file,
+                                             checkpoints[role], out, name)
     manifest = primary.manifest.with_artifacts(artifacts)
-    provenance = {**manifest.provenance, "family": layout}
+    provenance = {**manifest.provenance, **(extra_provenance or {}), "family": layout}
     manifest = dataclasses.replace(manifest, provenance=provenance)
     return write_bundle_manifest(out, manifest)
+
+
+def _share_weights(artifacts: list[ArtifactSpec], main_file: str, checkpoint: str | Path,
+                   out: Path, weights: str) -> list[ArtifactSpec]:
+    """``artifacts`` with each fp32 ONNX file that holds its own weights (not the main file,
+    which is copied alone by other tools) rewritten by :func:`_sharing`."""
+    return [_sharing(a, checkpoint, out, weights)
+            if a.kind == "onnx" and a.meta.get("precision") == "fp32" and a.file != main_file
+            and "weights_in" not in a.meta else a for a in artifacts]
 
 
 def _sharing(artifact: ArtifactSpec, checkpoint: str | Path, out: Path,
@@ -120,19 +129,19 @@ def _sharing(artifact: ArtifactSpec, checkpoint: str | Path, out: Path,
     spec = config.input_spec()
     work = out / f".{artifact.file}.work"
     work.mkdir()
+    candidate = out / f".{artifact.file}.candidate"  # beside the weights it refers to
     try:
         unfolded = export_module(model, config.role, spec, work / "unfolded.onnx", fold=False)
-        candidate = work / artifact.file
         point_into_safetensors(unfolded, out / weights, candidate)
-        shutil.copyfile(out / weights, work / weights)  # the reference resolves beside it
         height, width = spec.size_hw
         batch = 1 if config.role == "segmenter" else 2
         inputs = np.random.default_rng(0).standard_normal(
             (batch, spec.channels, height, width)).astype(np.float32)
         diff = same_outputs(out / artifact.file, candidate, inputs)
-        shutil.copyfile(candidate, out / artifact.file)
+        candidate.replace(out / artifact.file)
     finally:
         shutil.rmtree(work)
+        candidate.unlink(missing_ok=True)
     meta = {**artifact.meta, "weights_in": weights, "batch_norm": "unfolded",
             "max_abs_diff_vs_folded": diff}
     return ArtifactSpec("onnx", artifact.file, file_sha256(out / artifact.file), meta)
@@ -155,12 +164,9 @@ def share_family_weights(family_dir: str | Path, out: str | Path) -> Bundle:
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(family.root, out)
-    artifacts = {}
-    for role, spec in family.manifest.models.items():
-        artifacts[role] = [_sharing(a, weights[role], out, weights[role].name)
-                           if a.kind == "onnx" and a.meta.get("precision") == "fp32"
-                           and a.file != spec.file and "weights_in" not in a.meta else a
-                           for a in spec.artifacts]
+    artifacts = {role: _share_weights(list(spec.artifacts), spec.file, weights[role], out,
+                                      weights[role].name)
+                 for role, spec in family.manifest.models.items()}
     manifest = family.manifest.with_artifacts(artifacts)
     provenance = {**manifest.provenance,
                   "weights_shared_from": {"digest": family.digest, "path": str(family.root)}}
@@ -250,10 +256,6 @@ def build_family_from_checkpoints(segmenter: str | Path, classifier: str | Path,
             left_out[target] = {"reason": "accuracy gate failed", "gate": exc.result,
                                 "bundle": str(work / target)}
     members["fp32"] = Path(main_options.work) / "fp32-reference"
-    family = build_family(main.root, members,
-                          {"segmenter": segmenter, "classifier": classifier}, options.out)
-    if not left_out:
-        return family
-    provenance = {**family.manifest.provenance, "family_left_out": left_out}
-    return write_bundle_manifest(family.root,
-                                 dataclasses.replace(family.manifest, provenance=provenance))
+    return build_family(main.root, members,
+                        {"segmenter": segmenter, "classifier": classifier}, options.out,
+                        extra_provenance={"family_left_out": left_out} if left_out else None)
