@@ -289,6 +289,10 @@ class PipelineParams:
     # classifier's score of the area around the map's highest probability; no lesion is
     # reported, only the frame's score, so that a segmenter miss does not zero the score)
     no_lesion_score: str = "zero"
+    # a region is a lesion only where its highest probability reaches this (0: no such check);
+    # a faint region's peak stays low, so this drops false alarms on normal frames while a low
+    # threshold and small minimum area keep all of a lesion that shows as several regions
+    min_lesion_peak: float = 0.0
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
@@ -305,6 +309,7 @@ class PipelineParams:
         if isinstance(self.max_lesions, bool) or not isinstance(self.max_lesions, Integral):
             raise jc.fail("pipeline.max_lesions", self.max_lesions,
                           f"an integer in [1, {MAX_LESIONS}]")
+        put("min_lesion_peak", jc.real(self.min_lesion_peak, "pipeline.min_lesion_peak", 0.0, 1.0))
         put("max_lesions", jc.integer(int(self.max_lesions), "pipeline.max_lesions", 1,
                                       MAX_LESIONS))
         names = self.class_names
@@ -335,14 +340,16 @@ class PipelineParams:
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineParams:
         """Parse the ``pipeline`` section: every field required (all are clinical choices),
         except those added later, whose defaults are what older bundles did: no mirror passes,
-        and a score of 0 for a frame without a lesion."""
-        optional = ("segmenter_hflip", "classifier_hflip", "no_lesion_score")
+        a score of 0 for a frame without a lesion, and no check of a region's peak."""
+        optional = ("segmenter_hflip", "classifier_hflip", "no_lesion_score", "min_lesion_peak")
         names = [f.name for f in dataclasses.fields(cls) if f.name not in optional]
         data = jc.obj(data, "pipeline", names, optional)
         values = dict(data)
         values["class_names"] = tuple(jc.array(data["class_names"], "pipeline.class_names", 2, 2))
         for name in ("segmentation_threshold", "min_lesion_area_fraction", "roi_margin",
-                     "decision_threshold"):
+                     "decision_threshold", "min_lesion_peak"):
+            if name not in values:
+                continue
             if isinstance(values[name], bool) or not isinstance(values[name], (int, float)):
                 raise jc.fail(f"pipeline.{name}", values[name], "a finite number")
         return cls(**values)
@@ -352,6 +359,8 @@ class PipelineParams:
         data["class_names"] = list(self.class_names)
         if self.no_lesion_score == "zero":  # what its absence means: older manifests round-trip
             del data["no_lesion_score"]
+        if self.min_lesion_peak == 0.0:
+            del data["min_lesion_peak"]
         return data
 
 

@@ -369,7 +369,8 @@ class Pipeline:
     def _regions(self, prob: np.ndarray, frame_hw: tuple[int, int]) -> list[RegionPiece]:
         """Regions of the net-resolution map, measured in frame pixels (no frame-sized map)."""
         min_area = max(1, math.ceil(self.params.min_lesion_area_fraction * frame_hw[0] * frame_hw[1]))
-        return find_regions_net(prob, frame_hw, self.params.segmentation_threshold, min_area)
+        return find_regions_net(prob, frame_hw, self.params.segmentation_threshold, min_area,
+                                self.params.min_lesion_peak)
 
     def _classify(self, crops: list[np.ndarray]) -> np.ndarray:
         """Classify all crops of a frame: one batched call with a dynamic-batch classifier."""

@@ -34,7 +34,7 @@ class Region:
 
 
 def find_regions(
-    prob: np.ndarray, threshold: float, min_area_px: int
+    prob: np.ndarray, threshold: float, min_area_px: int, min_peak: float = 0.0
 ) -> tuple[np.ndarray, list[Region]]:
     """Threshold a full-resolution probability map and list its connected regions.
 
@@ -42,6 +42,7 @@ def find_regions(
         prob: H×W float32 lesion probabilities in [0, 1].
         threshold: Pixels with ``prob >= threshold`` are lesion.
         min_area_px: Regions smaller than this are discarded (noise, speckle).
+        min_peak: Regions whose highest probability is below this are discarded.
 
     Returns:
         The 8-connected label image (int32, 0 = background) and the kept regions, largest first.
@@ -81,12 +82,17 @@ def find_regions(
         y0, y1 = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
     # mean probability per region over its own pixels only (a full-frame weighted bincount
     # costs several ms at 800x600)
-    score_sum = np.bincount(owner, weights=prob.ravel()[index], minlength=count)
+    values = prob.ravel()[index]
+    score_sum = np.bincount(owner, weights=values, minlength=count)
+    peak = np.full(count, np.inf)
+    if min_peak > 0.0:
+        peak[:] = -np.inf
+        np.maximum.at(peak, owner.astype(np.intp), values)
     regions = [
         Region(label, (int(x0[i]), int(y0[i]), int(x1[i]) + 1, int(y1[i]) + 1), int(area[label]),
                float(score_sum[label] / area[label]))
         for i, label in enumerate(range(1, count))
-        if area[label] >= min_area_px
+        if area[label] >= min_area_px and peak[label] >= min_peak
     ]
     regions.sort(key=lambda r: (-r.area_px, r.bbox))
     return labels, regions
@@ -152,7 +158,8 @@ def _label_boxes(binary: np.ndarray, labels: np.ndarray,
 
 
 def find_regions_net(
-    prob: np.ndarray, frame_hw: tuple[int, int], threshold: float, min_area_px: int
+    prob: np.ndarray, frame_hw: tuple[int, int], threshold: float, min_area_px: int,
+    min_peak: float = 0.0,
 ) -> list[RegionPiece]:
     """Find lesion regions on a net-resolution probability map, measured in frame pixels.
 
@@ -170,6 +177,7 @@ def find_regions_net(
         frame_hw: The frame's (H, W).
         threshold: Frame pixels with an upsampled ``prob >= threshold`` are lesion.
         min_area_px: Regions with fewer frame pixels are dropped.
+        min_peak: Regions whose highest frame-resolution probability is below this are dropped.
 
     Returns:
         The kept regions, largest first, each with its frame pixels.
@@ -208,7 +216,7 @@ def find_regions_net(
             owner = np.maximum(owner[:, xa], owner[:, xb])
             pixels &= owner == label
         area = int(np.count_nonzero(pixels))
-        if area < min_area_px:
+        if area < min_area_px or (min_peak > 0.0 and float(values[pixels].max()) < min_peak):
             continue
         ys, xs = np.nonzero(pixels.any(axis=1))[0], np.nonzero(pixels.any(axis=0))[0]
         bbox = (c0 + int(xs[0]), r0 + int(ys[0]), c0 + int(xs[-1]) + 1, r0 + int(ys[-1]) + 1)

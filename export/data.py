@@ -219,7 +219,8 @@ def predicted_crops(frames: Sequence[Frame], prob_maps: Sequence[np.ndarray],
     crops = []
     for i, (frame, prob) in enumerate(zip(frames, prob_maps)):
         min_area = max(1, math.ceil(params.min_lesion_area_fraction * prob.size))
-        _, regions = find_regions(prob, params.segmentation_threshold, min_area)
+        _, regions = find_regions(prob, params.segmentation_threshold, min_area,
+                                  params.min_lesion_peak)
         for region in regions[: params.max_lesions]:
             target = int(frame.target == 1 and _overlaps(region.bbox, frame.mask))
             crops.append(Crop(i, region.bbox, target, "pred"))

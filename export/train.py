@@ -151,7 +151,8 @@ def segmentation_val(model: nn.Module, frames: list[Frame], spec: InputSpec,
     for frame, prob in zip(frames, maps):
         if frame.sample.label == "normal":  # what the runtime would keep: edge_sdk.roi
             min_area = max(1, math.ceil(params.min_lesion_area_fraction * prob.size))
-            _, regions = find_regions(prob, params.segmentation_threshold, min_area)
+            _, regions = find_regions(prob, params.segmentation_threshold, min_area,
+                                      params.min_lesion_peak)
             flagged.setdefault(frame.dataset, []).append(float(bool(regions)))
         else:
             lesion = (prob >= params.segmentation_threshold).astype(np.uint8)

@@ -1,20 +1,25 @@
 """Choose the pipeline parameters between the nets on the val split (never on test).
 
 The nets are fixed; only the post-processing changes: segmentation threshold, smallest lesion
-kept, how many lesions are kept, mirror test-time augmentation of each net, and the malignancy
+kept, the least peak probability of a lesion, how many lesions are kept, mirror test-time augmentation of each net, and the malignancy
 decision threshold; and whether a frame with no lesion gets the score of its most suspicious
 area. Every candidate is scored by :func:`edge_sdk.evaluate.evaluate`, the code
-behind ``edge-sdk eval``.
+behind ``edge-sdk eval``; the segmenter's output for each image is computed once and reused
+by every candidate (only the steps after it change).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import numpy as np
+
+from edge_sdk.backends import Backend
 from edge_sdk.manifest import PipelineParams
 from edge_sdk.pipeline import Pipeline
 from export.gate import evaluate_datasets, samples_by_dataset
@@ -22,6 +27,7 @@ from export.gate import evaluate_datasets, samples_by_dataset
 SEG_THRESHOLDS = (0.4, 0.5, 0.6)
 MIN_AREA_FRACTIONS = (0.001, 0.005, 0.01)
 MAX_LESIONS = (1, 2, 4)
+MIN_LESION_PEAKS = (0.0, 0.9, 0.95)
 DECISION_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 # a mirror pass costs a second segmenter call (or twice the classifier batch): keep it only
 # when it buys at least this much val Dice + AUC
@@ -36,6 +42,7 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
                 seg_thresholds: Sequence[float] = SEG_THRESHOLDS,
                 min_area_fractions: Sequence[float] = MIN_AREA_FRACTIONS,
                 max_lesions: Sequence[int] = MAX_LESIONS,
+                min_lesion_peaks: Sequence[float] = MIN_LESION_PEAKS,
                 decision_thresholds: Sequence[float] = DECISION_THRESHOLDS,
                 threads: int = 2, tta: bool = True,
                 min_tta_gain: float = MIN_TTA_GAIN) -> tuple[PipelineParams, dict[str, Any]]:
@@ -58,14 +65,16 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
     # the mirror pass softens the probability map, so it gets its own threshold search
     segmenter_flips = (False, True) if tta else (False,)
     with Pipeline(bundle, backend_options=options) as pipeline:
-        for flip, threshold, area, keep in itertools.product(
-                segmenter_flips, seg_thresholds, min_area_fractions, max_lesions):
+        pipeline.segmenter = cast(Backend, _OutputMemo(pipeline.segmenter))
+        for flip, threshold, area, peak, keep in itertools.product(
+                segmenter_flips, seg_thresholds, min_area_fractions, min_lesion_peaks,
+                max_lesions):
             params = dataclasses.replace(base, segmentation_threshold=threshold,
                                          min_lesion_area_fraction=area, max_lesions=keep,
-                                         segmenter_hflip=flip)
+                                         min_lesion_peak=peak, segmenter_hflip=flip)
             trials.append({"segmenter_hflip": flip, "segmentation_threshold": threshold,
-                           "min_lesion_area_fraction": area, "max_lesions": keep,
-                           **_score(pipeline, params, samples)})
+                           "min_lesion_area_fraction": area, "min_lesion_peak": peak,
+                           "max_lesions": keep, **_score(pipeline, params, samples)})
         best = max((t for t in trials if not t["segmenter_hflip"]), key=lambda t: t["score"])
         if tta:
             mirrored = max((t for t in trials if t["segmenter_hflip"]),
@@ -75,7 +84,8 @@ def tune_params(bundle: str | Path, data: str | Path, split: str = "val",
         chosen = dataclasses.replace(
             base, segmentation_threshold=best["segmentation_threshold"],
             min_lesion_area_fraction=best["min_lesion_area_fraction"],
-            max_lesions=best["max_lesions"], segmenter_hflip=best["segmenter_hflip"])
+            min_lesion_peak=best["min_lesion_peak"], max_lesions=best["max_lesions"],
+            segmenter_hflip=best["segmenter_hflip"])
         tta_trials = []
         if tta:
             candidate = dataclasses.replace(chosen, classifier_hflip=True)
@@ -118,3 +128,34 @@ def _score(pipeline: Pipeline, params: PipelineParams, samples: Any) -> dict[str
     return {"dice": report["dice"], "auc": report["auc"], "normal_fp_rate": normal_fp,
             "score": (report["dice"] or 0.0) + (report["auc"] or 0.0)
             - NORMAL_FP_WEIGHT * (normal_fp or 0.0)}
+
+
+class _OutputMemo:
+    """A runner that answers an input it has seen with the outputs it gave then.
+
+    The candidates differ only after the segmenter, so each val image's map is computed once
+    instead of once per candidate. Outputs are handed out read-only: a step that wrote into one
+    would change every later candidate's input.
+    """
+
+    def __init__(self, runner: Any) -> None:
+        self._runner = runner
+        self._seen: dict[bytes, dict[str, np.ndarray]] = {}
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        digest = hashlib.blake2b(digest_size=16)
+        for name in sorted(feeds):
+            array = np.ascontiguousarray(feeds[name])
+            digest.update(f"{name}{array.dtype}{array.shape}".encode())
+            digest.update(array.data)
+        key = digest.digest()
+        if key not in self._seen:
+            outputs = {name: np.array(value, copy=True)
+                       for name, value in self._runner.infer(feeds).items()}
+            for value in outputs.values():
+                value.setflags(write=False)
+            self._seen[key] = outputs
+        return self._seen[key]
+
+    def __getattr__(self, name: str) -> Any:  # activate, deactivate, the runner's facts
+        return getattr(self._runner, name)

@@ -215,6 +215,25 @@ def test_pipeline_params_validation() -> None:
     old = PipelineParams.from_dict(fields)
     assert not old.segmenter_hflip and not old.classifier_hflip
     assert old.no_lesion_score == "zero"
+    assert "min_lesion_peak" not in fields and old.min_lesion_peak == 0.0  # likewise
+    gated = PipelineParams(min_lesion_peak=0.9)
+    assert PipelineParams.from_dict(gated.to_dict()) == gated
+    with pytest.raises(BundleError, match="min_lesion_peak"):
+        PipelineParams(min_lesion_peak=1.5)
+    with pytest.raises(BundleError, match="min_lesion_peak.*finite number"):
+        PipelineParams.from_dict({**gated.to_dict(), "min_lesion_peak": "0.9"})
+
+
+def test_min_lesion_peak_gates_the_frames_regions(tiny_bundle: Bundle) -> None:
+    """The peak gate removes regions whose map never reaches it, and nothing else."""
+    frame = synthetic_frame(300, 400, lesions=[(100, 100, 40, 25)])
+    with Pipeline(tiny_bundle) as pipe:
+        prob = pipe._segment(pipe._segmenter_input(frame))
+        (lesion,) = pipe.process(frame).lesions
+        pipe.params = dataclasses.replace(pipe.params, min_lesion_peak=float(prob.max()) - 0.01)
+        assert [x.bbox for x in pipe.process(frame).lesions] == [lesion.bbox]
+        pipe.params = dataclasses.replace(pipe.params, min_lesion_peak=min(1.0, float(prob.max()) + 0.01))
+        assert pipe.process(frame).lesions == []
 
 
 def test_no_lesion_score_classifies_the_peak(tiny_bundle: Bundle) -> None:

@@ -104,3 +104,24 @@ def test_busi_val_matches_the_frame_resolution_reference(busi: Path) -> None:
     assert len(dices) == len(samples) > 0
     assert min(dices) >= MIN_DICE, f"lowest Dice {min(dices):.4f}"
     assert worst <= BOX_TOLERANCE_PX
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_min_peak_drops_faint_regions(large: bool) -> None:
+    """A region whose highest probability stays under ``min_peak`` is not a lesion, in both
+    finders; one with a small confident spot is kept whatever its mean."""
+    side = 256 if large else 64  # large: OpenCV's statistics path of find_regions
+    prob = np.zeros((side, side), np.float32)
+    prob[4:30, 4:30] = 0.6  # faint
+    prob[36:60, 36:60] = 0.6
+    prob[39:42, 39:42] = 0.97  # a confident spot
+    if large:
+        prob[100:250, 100:250] = 0.6  # over the sorting limit, faint
+    _, every = find_regions(prob, 0.5, 1)
+    _, kept = find_regions(prob, 0.5, 1, min_peak=0.95)
+    assert len(every) == (3 if large else 2)
+    assert [r.bbox for r in kept] == [(36, 36, 60, 60)]
+    net = find_regions_net(prob, (2 * side, 2 * side), 0.5, 1, min_peak=0.9)
+    (piece,) = net  # the confident region, its box within the stated tolerance
+    assert max(abs(a - b) for a, b in zip(piece.region.bbox, (72, 72, 120, 120))) <= BOX_TOLERANCE_PX
+    assert len(find_regions_net(prob, (2 * side, 2 * side), 0.5, 1)) == len(every)
