@@ -41,6 +41,7 @@ def test_a_written_bundle_is_valid(validator, tiny_bundle_dir: Path) -> None:
     lambda d: d["models"]["classifier"]["input"].update(shape=[1, 1, "160", 160]),
     lambda d: d.update(schema_version=True),
     lambda d: d["pipeline"].update(class_names="benign,malignant"),
+    lambda d: d["pipeline"].update(min_lesion_peak=1.5),
 ])
 def test_what_the_runtime_refuses_the_schema_refuses(validator, change) -> None:
     data = json.loads((default_bundle_path() / MANIFEST_NAME).read_text())

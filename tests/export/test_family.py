@@ -176,7 +176,7 @@ def test_finetune_writes_a_gated_child(family, synthetic_busi: Path, tmp_path: P
 
 
 def test_finetune_builds_the_parent_familys_targets(family) -> None:
-    """A child carries what its parent carries (the shipped default has no int8-trt member)."""
+    """A child carries what its parent carries (a parent without int8-trt gives a child none)."""
     assert family_targets(family, None) == ("int8-trt",)
     assert family_targets(family, ()) == ()
     shipped = load_bundle(Path(__file__).resolve().parents[2] / "edge_sdk" / "bundles" / "default")
