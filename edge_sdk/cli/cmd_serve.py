@@ -13,7 +13,10 @@ from edge_sdk.cli.common import positive_int
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    """SIGTERM (docker stop, systemd) shuts the server down as cleanly as Ctrl-C."""
+    """SIGTERM (docker stop, systemd) shuts the server down as cleanly as Ctrl-C. Only the
+    first one: a second, arriving while Triton and the pipelines stop, would cut that stop short
+    and leave a tritonserver behind."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -41,19 +44,24 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         dynamic_batching=not args.no_dynamic_batching, max_batch_size=args.max_batch_size,
         max_queue_delay_us=args.max_queue_delay_us, backend=args.backend, no_tta=args.no_tta,
         verbose=args.verbose, **ports)
-    pipeline_server = PipelineServer(config).start()
-    bundle = pipeline_server.bundle
-    print(json.dumps({"model": "edge_sdk_pipeline", "http": pipeline_server.http_url,
-                      "grpc": pipeline_server.grpc_url, "metrics": pipeline_server.metrics_url,
-                      "bundle": bundle.manifest.name if bundle else None,
-                      "bundle_digest": bundle.digest if bundle else None,
-                      "instances": config.instances,
-                      "threads": config.threads, "dynamic_batching": config.dynamic_batching}),
-          file=sys.stderr, flush=True)
+    pipeline_server = PipelineServer(config)
+    # the whole life of the server is inside the try: a SIGTERM that comes as soon as the
+    # server answers (before serve_forever has begun) is the same clean stop as a later one
     try:
+        pipeline_server.start()
+        bundle = pipeline_server.bundle
+        print(json.dumps({"model": "edge_sdk_pipeline", "http": pipeline_server.http_url,
+                          "grpc": pipeline_server.grpc_url, "metrics": pipeline_server.metrics_url,
+                          "bundle": bundle.manifest.name if bundle else None,
+                          "bundle_digest": bundle.digest if bundle else None,
+                          "instances": config.instances, "threads": config.threads,
+                          "dynamic_batching": config.dynamic_batching}),
+              file=sys.stderr, flush=True)
         pipeline_server.serve_forever()  # stops Triton and the pipelines however it ends
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: a requested, clean stop
         pass
+    finally:
+        pipeline_server.stop()  # a no-op when serve_forever or a failed start already stopped
     return 0
 
 
