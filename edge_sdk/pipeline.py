@@ -32,8 +32,14 @@ from edge_sdk.roi import (
 from edge_sdk.thread_budget import ThreadBudget, thread_budget
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # the tanh form never overflows (1 / (1 + exp(-x)) warns for logits below about -88)
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function as float32, in its tanh form, which never overflows
+    (``1 / (1 + exp(-x))`` warns for logits below about -88).
+
+    Example:
+        >>> sigmoid(np.array([-1000.0, 0.0, 1000.0])).tolist()
+        [0.0, 0.5, 1.0]
+    """
     return (0.5 + 0.5 * np.tanh(0.5 * x.astype(np.float32))).astype(np.float32)
 
 
@@ -330,7 +336,7 @@ class Pipeline:
             )
         prob = np.asarray(raw, dtype=np.float32).reshape(raw.shape[-2:])
         if self.bundle.manifest.segmenter.output.meaning == "lesion_logit":
-            prob = _sigmoid(prob)
+            prob = sigmoid(prob)
         return prob
 
     def _segment(self, seg_in: np.ndarray) -> np.ndarray:
@@ -407,7 +413,7 @@ class Pipeline:
         meaning = self.bundle.manifest.classifier.output.meaning
         raw = raw.astype(np.float32).reshape(raw.shape[0], -1)
         if meaning == "malignancy_logit":
-            score = _sigmoid(raw[:, 0])
+            score = sigmoid(raw[:, 0])
         else:
             probs = _softmax(raw) if meaning == "class_logits" else raw
             score = probs[:, self.params.positive_index]

@@ -150,3 +150,12 @@ def test_artifacts_are_verified_too(bundle_copy: Path) -> None:
 def test_with_artifacts_refuses_unknown_roles(bundle_copy: Path) -> None:
     with pytest.raises(BundleError, match=r"no net named \['detector'\]; the roles are"):
         load_bundle(bundle_copy).manifest.with_artifacts({"detector": []})
+
+
+def test_the_shipped_family_fits_the_package_budget() -> None:
+    """The package data holds the whole default family: every target's files within 60 MB."""
+    bundle = load_bundle(default_bundle_path())
+    size = sum(f.stat().st_size for f in bundle.root.iterdir() if f.is_file())
+    assert size <= 60_000_000, f"default bundle {size / 1e6:.1f} MB"
+    members = bundle.manifest.provenance.get("family", {})
+    assert {"int8-cpu", "fp32"} <= set(members)
