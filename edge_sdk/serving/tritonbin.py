@@ -72,7 +72,13 @@ class TritonProcess:
             # a session of its own: stop() ends the server and its python stubs together
             self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                             env=env, start_new_session=True)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            # e.g. Ctrl-C or SIGTERM while it loads: __exit__ never runs for a failed
+            # __enter__, and a server in a session of its own would outlive this process
+            self.stop()
+            raise
         return self
 
     def _wait_ready(self) -> None:

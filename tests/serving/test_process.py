@@ -239,6 +239,11 @@ def test_serve_repository_command(tiny_bundle_dir: Path, tmp_path: Path) -> None
         with Pipeline(tiny_bundle_dir, backend_options={"threads": 1}) as pipeline:
             frame = synthetic_frame(160, 200, lesions=[(100, 80, 25, 20)])
             assert client.process(frame).lesions == pipeline.process(frame).lesions
+        # the server answers a moment before the command's own readiness poll sees it: stop it
+        # once it says it is serving (a stop while it loads is test_interrupted_while_loading)
+        deadline = time.monotonic() + 30
+        while "serving" not in (tmp_path / "serve.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
         os.killpg(process.pid, signal.SIGTERM)
         assert process.wait(60) == 130  # interrupted: the command's exit code for Ctrl-C
     finally:
@@ -246,3 +251,36 @@ def test_serve_repository_command(tiny_bundle_dir: Path, tmp_path: Path) -> None
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(30)
     assert "serving" in (tmp_path / "serve.log").read_text()
+
+
+def _servers_of(repository: Path) -> list[int]:
+    out = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True, check=True)
+    return [int(line.split(None, 1)[0]) for line in out.stdout.splitlines()
+            if "tritonserver" in line and f"--model-repository={repository}" in line]
+
+
+def test_interrupted_at_ready_stops_the_server(tiny_bundle_dir: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C or SIGTERM in the moment the server became ready, before ``with`` has entered:
+    the tritonserver it started (in a session of its own, out of reach of a signal to the
+    command) is stopped, not left running with its models loaded."""
+    from edge_sdk.serving.tritonbin import TritonProcess
+
+    root = export_repository(tiny_bundle_dir, tmp_path / "repo")["python"]
+    ready = TritonProcess._wait_ready
+
+    def ready_then_interrupted(self: TritonProcess) -> None:
+        ready(self)
+        assert _servers_of(root)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TritonProcess, "_wait_ready", ready_then_interrupted)
+    ports = free_ports()
+    server = TritonProcess(root, http_port=ports[0], grpc_port=ports[1], metrics_port=ports[2])
+    try:
+        with pytest.raises(KeyboardInterrupt), server:
+            pass
+        assert server.process is None and not _servers_of(root)
+    finally:
+        for pid in _servers_of(root):
+            os.kill(pid, signal.SIGKILL)
