@@ -84,15 +84,16 @@ def find_regions(
     # costs several ms at 800x600)
     values = prob.ravel()[index]
     score_sum = np.bincount(owner, weights=values, minlength=count)
-    peak = np.full(count, np.inf)
-    if min_peak > 0.0:
-        peak[:] = -np.inf
+    kept = area >= min_area_px
+    if min_peak > 0.0:  # each region's highest probability, only when it is asked about
+        peak = np.full(count, -np.inf)
         np.maximum.at(peak, owner.astype(np.intp), values)
+        kept &= peak >= min_peak
     regions = [
         Region(label, (int(x0[i]), int(y0[i]), int(x1[i]) + 1, int(y1[i]) + 1), int(area[label]),
                float(score_sum[label] / area[label]))
         for i, label in enumerate(range(1, count))
-        if area[label] >= min_area_px and peak[label] >= min_peak
+        if kept[label]
     ]
     regions.sort(key=lambda r: (-r.area_px, r.bbox))
     return labels, regions

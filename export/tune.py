@@ -1,9 +1,9 @@
 """Choose the pipeline parameters between the nets on the val split (never on test).
 
 The nets are fixed; only the post-processing changes: segmentation threshold, smallest lesion
-kept, the least peak probability of a lesion, how many lesions are kept, mirror test-time augmentation of each net, and the malignancy
-decision threshold; and whether a frame with no lesion gets the score of its most suspicious
-area. Every candidate is scored by :func:`edge_sdk.evaluate.evaluate`, the code
+kept, the least peak probability of a lesion, how many lesions are kept, mirror test-time
+augmentation of each net, and the malignancy decision threshold; and whether a frame with no
+lesion gets the score of its most suspicious area. Every candidate is scored by :func:`edge_sdk.evaluate.evaluate`, the code
 behind ``edge-sdk eval``; the segmenter's output for each image is computed once and reused
 by every candidate (only the steps after it change).
 """
